@@ -1,0 +1,180 @@
+"""Fashion-MNIST loading: the official files through Keras' cache, or a folder named by FMNIST_DATA_DIR."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .constants import (
+    DATA_DIR_ENV,
+    DATA_FILES,
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    OFFICIAL_MD5,
+    SPLIT_SEED,
+    VALIDATION_SIZE,
+    keras_cache_data_dir,
+)
+from .errors import CorruptDataError, DataNotFoundError
+
+_IDX_IMAGES_MAGIC = 2051
+_IDX_LABELS_MAGIC = 2049
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Which copy of the dataset was read, so the app can say so."""
+
+    folder: str
+    official: bool
+    md5: dict[str, str]
+
+    @property
+    def description(self) -> str:
+        kind = "official Fashion-MNIST files (MD5 verified)" if self.official else "a non-official copy"
+        return f"{kind} from {self.folder}"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    x_train: np.ndarray  # uint8 (N, 28, 28)
+    y_train: np.ndarray  # int64 (N,)
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: DataSource
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training data with the validation images held out (test set untouched)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def resolve_data_dir() -> tuple[Path, bool]:
+    """The folder to read and whether it came from the environment variable."""
+    configured = os.environ.get(DATA_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser(), True
+    return keras_cache_data_dir(), False
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_idx(path: Path, magic: int, expected_dims: int) -> np.ndarray:
+    try:
+        with gzip.open(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as exc:
+        raise CorruptDataError(f"{path} is not a readable gzip IDX file: {exc}") from exc
+    header_len = 4 + 4 * expected_dims
+    if len(raw) < header_len:
+        raise CorruptDataError(f"{path} is truncated (only {len(raw)} bytes)")
+    found_magic = struct.unpack(">I", raw[:4])[0]
+    if found_magic != magic:
+        raise CorruptDataError(f"{path} has IDX magic {found_magic}, expected {magic}")
+    dims = struct.unpack(f">{expected_dims}I", raw[4:header_len])
+    count = int(np.prod(dims))
+    if len(raw) - header_len != count:
+        raise CorruptDataError(
+            f"{path} declares {count} values but holds {len(raw) - header_len}: the file is damaged"
+        )
+    return np.frombuffer(raw, np.uint8, offset=header_len).reshape(dims)
+
+
+def _download_with_keras() -> None:
+    """Let Keras fetch the official files into its cache (needs internet)."""
+    import keras  # noqa: PLC0415 - heavy, only when a download is needed
+
+    keras.datasets.fashion_mnist.load_data()
+
+
+def _read_folder(folder: Path) -> Dataset:
+    missing = [name for name in DATA_FILES.values() if not (folder / name).is_file()]
+    if missing:
+        raise DataNotFoundError(
+            f"Fashion-MNIST files {missing} not found in {folder}. Set {DATA_DIR_ENV} to a folder "
+            "holding the four .gz files, or run once with internet so Keras downloads them."
+        )
+    paths = {key: folder / name for key, name in DATA_FILES.items()}
+    x_train = _read_idx(paths["train_images"], _IDX_IMAGES_MAGIC, 3)
+    y_train = _read_idx(paths["train_labels"], _IDX_LABELS_MAGIC, 1).astype(np.int64)
+    x_test = _read_idx(paths["test_images"], _IDX_IMAGES_MAGIC, 3)
+    y_test = _read_idx(paths["test_labels"], _IDX_LABELS_MAGIC, 1).astype(np.int64)
+    for name, images, labels in (("training", x_train, y_train), ("test", x_test, y_test)):
+        if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels):
+            raise CorruptDataError(f"{name} images {images.shape} do not match labels {labels.shape}")
+        if labels.size and labels.max() >= NUM_CLASSES:
+            raise CorruptDataError(f"{name} labels hold a class >= {NUM_CLASSES}")
+    md5 = {name: _md5(folder / name) for name in DATA_FILES.values()}
+    official = all(md5[name] == OFFICIAL_MD5[name] for name in md5)
+    source = DataSource(folder=str(folder), official=official, md5=md5)
+    return Dataset(x_train, y_train, x_test, y_test, source)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(folder: str, from_env: bool) -> Dataset:
+    path = Path(folder)
+    if not from_env and not all((path / n).is_file() for n in DATA_FILES.values()):
+        try:
+            _download_with_keras()
+        except Exception as exc:  # noqa: BLE001 - any download failure means "not available"
+            raise DataNotFoundError(
+                f"Fashion-MNIST is not in {path} and could not be downloaded ({exc}). "
+                f"Set {DATA_DIR_ENV} to a folder holding the four official .gz files."
+            ) from exc
+    return _read_folder(path)
+
+
+def load_dataset(data_dir: str | Path | None = None) -> Dataset:
+    """Training and test sets as uint8 images and int labels; read once per process."""
+    if data_dir is not None:
+        return _load_cached(str(Path(data_dir).expanduser()), True)
+    folder, from_env = resolve_data_dir()
+    return _load_cached(str(folder), from_env)
+
+
+def normalize(images: np.ndarray) -> np.ndarray:
+    """uint8 (N,28,28) -> float32 (N,28,28,1) in [0,1], the layout every model takes."""
+    images = np.asarray(images)
+    scaled = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+    return scaled[..., np.newaxis] if scaled.ndim == 3 else scaled
+
+
+def stratified_split(
+    images: np.ndarray, labels: np.ndarray, val_size: int = VALIDATION_SIZE, seed: int = SPLIT_SEED
+) -> Split:
+    """Hold out val_size images with the class balance of the whole set, the same for a given seed."""
+    labels = np.asarray(labels)
+    if not 0 < val_size < len(labels):
+        raise ValueError(f"val_size must be between 1 and {len(labels) - 1}, got {val_size}")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    quotas = np.floor(counts / len(labels) * val_size).astype(int)
+    # Hand the remainder to the classes with the largest fractional share.
+    remainder = val_size - quotas.sum()
+    fractions = counts / len(labels) * val_size - quotas
+    for idx in np.argsort(-fractions)[:remainder]:
+        quotas[idx] += 1
+    val_idx = np.concatenate(
+        [rng.permutation(np.flatnonzero(labels == cls))[:quota] for cls, quota in zip(classes, quotas)]
+    )
+    val_mask = np.zeros(len(labels), dtype=bool)
+    val_mask[val_idx] = True
+    return Split(images[~val_mask], labels[~val_mask], images[val_mask], labels[val_mask])

@@ -1,0 +1,419 @@
+"""One call trains a model from a config, reports progress to a listener, can be stopped, and saves the run."""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .config import TrainConfig
+from .constants import NUM_CLASSES
+from .data import Dataset, load_dataset, normalize, stratified_split
+from .errors import ConfigError, RunError, TrainingBusyError
+from .evaluation import evaluate_model
+from .runs import (
+    CHECKPOINT_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_RUNNING,
+    STATUS_STOPPED,
+    RunInfo,
+    RunStore,
+    atomic_save_model,
+    atomic_write_json,
+    utc_now,
+)
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds", "cpu_seconds", "learning_rate")
+
+
+# ---------------------------------------------------------------- events sent to listeners
+@dataclass(frozen=True)
+class TrainingStarted:
+    run_id: str
+    epochs: int
+    steps_per_epoch: int
+    initial_epoch: int
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    epoch: int  # 1-based
+    batch: int  # 1-based, within the epoch
+    steps_per_epoch: int
+    loss: float
+    accuracy: float
+    elapsed_seconds: float
+    eta_seconds: float
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int  # 1-based
+    metrics: dict[str, float]
+    history: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
+class TrainingFinished:
+    run_id: str
+    status: str
+    test_accuracy: float | None
+    error: str | None = None
+
+
+TrainingEvent = TrainingStarted | BatchProgress | EpochEnd | TrainingFinished
+Listener = Callable[[TrainingEvent], None]
+
+
+@dataclass
+class TrainingResult:
+    run: RunInfo
+    status: str
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.run.test_accuracy
+
+
+# ---------------------------------------------------------------- one job at a time
+@contextmanager
+def training_lock(runs_root: Path) -> Iterator[None]:
+    """An exclusive lock on the runs folder, so a server (and its CLI) trains one model at a time."""
+    runs_root.mkdir(parents=True, exist_ok=True)
+    handle = open(runs_root / ".training.lock", "w")  # noqa: SIM115 - held for the with-block
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TrainingBusyError("another training job is running on this server; wait for it to end") from None
+        yield
+    finally:
+        handle.close()
+
+
+# ---------------------------------------------------------------- data and model set-up
+def prepare_data(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """uint8 training images/labels and the validation set the config asks for."""
+    if config.validation == "test":
+        x_train, y_train, x_val, y_val = dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
+    else:
+        split = stratified_split(dataset.x_train, dataset.y_train)
+        x_train, y_train, x_val, y_val = split.x_train, split.y_train, split.x_val, split.y_val
+    if config.train_limit is not None and config.train_limit < len(y_train):
+        keep = len(y_train) - config.train_limit
+        subset = stratified_split(x_train, y_train, val_size=keep, seed=config.seed)
+        x_train, y_train = subset.x_train, subset.y_train
+    return x_train, y_train, x_val, y_val
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, config: TrainConfig, *, training: bool):
+    """A tf.data pipeline: shuffle uint8 images, batch, scale, augment whole batches, prefetch."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    from .augmentation import build_augmentation  # noqa: PLC0415
+
+    ds = tf.data.Dataset.from_tensor_slices((images[..., np.newaxis], labels.astype(np.int32)))
+    if training:
+        ds = ds.shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(config.batch_size if training else 1000)
+
+    def scale(x, y):
+        return tf.cast(x, tf.float32) / 255.0, tf.one_hot(y, NUM_CLASSES)
+
+    ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
+    if training and config.augmentation.enabled:
+        stack = build_augmentation(config.augmentation, seed=config.seed)
+        ds = ds.map(lambda x, y: (stack(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
+    import keras  # noqa: PLC0415
+
+    if config.schedule == "constant":
+        return config.learning_rate
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(int(config.warmup_epochs * steps_per_epoch), total - 1)
+    if warmup > 0:
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate * 0.1,
+            decay_steps=total - warmup,
+            warmup_target=config.learning_rate,
+            warmup_steps=warmup,
+            alpha=0.01,
+        )
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total, alpha=0.01)
+
+
+def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
+    import keras  # noqa: PLC0415
+
+    from .models import build_model  # noqa: PLC0415
+
+    previous_policy = keras.mixed_precision.dtype_policy()
+    if config.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if not _gpu_count() else "mixed_float16")
+    try:
+        model = build_model(config.architecture)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+    lr = learning_rate_schedule(config, steps_per_epoch)
+    if config.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(lr)
+    elif config.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def _gpu_count() -> int:
+    import tensorflow as tf  # noqa: PLC0415
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+def distribution_strategy():
+    """MirroredStrategy across several GPUs, else TensorFlow's default strategy."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    if _gpu_count() > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def package_versions() -> dict[str, str]:
+    import keras  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
+# ---------------------------------------------------------------- progress callback
+def _make_callback(
+    store: RunStore,
+    run: RunInfo,
+    history: dict[str, list[float]],
+    steps_per_epoch: int,
+    total_epochs: int,
+    listener: Listener | None,
+    stop_event: threading.Event | None,
+    report_every_s: float,
+):
+    import keras  # noqa: PLC0415
+
+    class ProgressCallback(keras.callbacks.Callback):
+        """Streams batch/epoch progress, honours stop requests, checkpoints every completed epoch."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.stopped = False
+            self.train_start = time.perf_counter()
+            self.batches_done = 0
+            self.last_report = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            self.epoch_wall = time.perf_counter()
+            self.epoch_cpu = time.process_time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches_done += 1
+            if stop_event is not None and stop_event.is_set():
+                self.model.stop_training = True
+                self.stopped = True
+            now = time.perf_counter()
+            last_batch = batch + 1 >= steps_per_epoch
+            if listener is None or (now - self.last_report < report_every_s and not last_batch and not self.stopped):
+                return
+            self.last_report = now
+            elapsed = now - self.train_start
+            remaining = (total_epochs - self.epoch) * steps_per_epoch - (batch + 1)
+            eta = elapsed / self.batches_done * max(0, remaining)
+            logs = logs or {}
+            listener(
+                BatchProgress(
+                    epoch=self.epoch + 1,
+                    batch=batch + 1,
+                    steps_per_epoch=steps_per_epoch,
+                    loss=float(logs.get("loss", math.nan)),
+                    accuracy=float(logs.get("accuracy", math.nan)),
+                    elapsed_seconds=elapsed,
+                    eta_seconds=eta,
+                )
+            )
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.stopped:  # a partial epoch is not a completed one
+                return
+            logs = logs or {}
+            metrics = {key: float(logs[key]) for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in logs}
+            metrics["seconds"] = time.perf_counter() - self.epoch_wall
+            metrics["cpu_seconds"] = time.process_time() - self.epoch_cpu
+            metrics["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
+            for key, value in metrics.items():
+                history.setdefault(key, []).append(value)
+            run.meta["checkpoint_sha256"] = atomic_save_model(self.model, run.path / CHECKPOINT_FILE)
+            atomic_write_json(run.path / HISTORY_FILE, history)
+            run.meta["epochs_completed"] = epoch + 1
+            store.write_meta(run)
+            if listener is not None:
+                listener(EpochEnd(epoch=epoch + 1, metrics=metrics, history={k: list(v) for k, v in history.items()}))
+
+    return ProgressCallback()
+
+
+# ---------------------------------------------------------------- the public calls
+def train(
+    config: TrainConfig,
+    *,
+    dataset: Dataset | None = None,
+    store: RunStore | None = None,
+    listener: Listener | None = None,
+    stop_event: threading.Event | None = None,
+    command: str | None = None,
+    report_every_s: float = 0.2,
+) -> TrainingResult:
+    """Train, evaluate on the test set, and save everything under a new run folder."""
+    store = store or RunStore()
+    dataset = dataset or load_dataset()
+    with training_lock(store.root):
+        run = store.create(
+            config.architecture,
+            {
+                "config": config.to_dict(),
+                "status": STATUS_RUNNING,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started_at": utc_now(),
+                "data_source": {
+                    "description": dataset.source.description,
+                    "official": dataset.source.official,
+                    "md5": dataset.source.md5,
+                },
+                "versions": package_versions(),
+                "command": command or " ".join(sys.argv),
+                "epochs_completed": 0,
+            },
+        )
+        return _fit_and_save(config, dataset, store, run, {}, 0, listener, stop_event, report_every_s, None)
+
+
+def resume(
+    run_id: str,
+    *,
+    dataset: Dataset | None = None,
+    store: RunStore | None = None,
+    listener: Listener | None = None,
+    stop_event: threading.Event | None = None,
+    report_every_s: float = 0.2,
+) -> TrainingResult:
+    """Continue a stopped or interrupted run from its last completed epoch (model and optimizer state)."""
+    store = store or RunStore()
+    dataset = dataset or load_dataset()
+    with training_lock(store.root):
+        run = store.get(run_id)
+        if not run.resumable:
+            raise RunError(f"run {run_id!r} ({run.status}) has no completed epoch left to resume from")
+        config = TrainConfig.from_dict(run.config)
+        model = store.load_model(run_id, allow_checkpoint=True)
+        import keras  # noqa: PLC0415
+
+        # The checkpoint was saved compiled; reload it compiled so the optimizer state comes back.
+        model = keras.saving.load_model(run.path / CHECKPOINT_FILE, safe_mode=True)
+        run.meta.update(status=STATUS_RUNNING, pid=os.getpid(), resumed_at=utc_now())
+        store.write_meta(run)
+        history = run.history()
+        return _fit_and_save(
+            config, dataset, store, run, history, run.epochs_completed, listener, stop_event, report_every_s, model
+        )
+
+
+def _fit_and_save(
+    config: TrainConfig,
+    dataset: Dataset,
+    store: RunStore,
+    run: RunInfo,
+    history: dict[str, list[float]],
+    initial_epoch: int,
+    listener: Listener | None,
+    stop_event: threading.Event | None,
+    report_every_s: float,
+    model,
+) -> TrainingResult:
+    import keras  # noqa: PLC0415
+
+    try:
+        keras.utils.set_random_seed(config.seed + initial_epoch)
+        x_train, y_train, x_val, y_val = prepare_data(config, dataset)
+        steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
+        if model is None:
+            with distribution_strategy().scope():
+                model = build_compiled_model(config, steps_per_epoch)
+        train_ds = make_dataset(x_train, y_train, config, training=True)
+        val_ds = make_dataset(x_val, y_val, config, training=False)
+        callback = _make_callback(
+            store, run, history, steps_per_epoch, config.epochs, listener, stop_event, report_every_s
+        )
+        if listener is not None:
+            listener(TrainingStarted(run.run_id, config.epochs, steps_per_epoch, initial_epoch))
+        started = time.perf_counter()
+        if not (stop_event is not None and stop_event.is_set()):
+            model.fit(
+                train_ds,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=val_ds,
+                callbacks=[callback],
+                verbose=0,
+            )
+        status = STATUS_STOPPED if (callback.stopped or (stop_event is not None and stop_event.is_set())) else STATUS_COMPLETED
+        run.meta["train_seconds"] = run.meta.get("train_seconds", 0.0) + time.perf_counter() - started
+        result = evaluate_model(model, dataset.x_test, dataset.y_test)
+        summary = result.summary()
+        atomic_write_json(run.path / METRICS_FILE, summary)
+        run.meta["model_sha256"] = atomic_save_model(model, run.path / MODEL_FILE)
+        run.meta["test"] = {"accuracy": summary["accuracy"], "loss": summary["loss"]}
+        run.meta.update(status=status, ended_at=utc_now())
+        store.write_meta(run)
+    except Exception as exc:
+        run.meta.update(status=STATUS_FAILED, ended_at=utc_now(), error=f"{type(exc).__name__}: {exc}")
+        store.write_meta(run)
+        if listener is not None:
+            listener(TrainingFinished(run.run_id, STATUS_FAILED, None, str(exc)))
+        raise
+    if listener is not None:
+        listener(TrainingFinished(run.run_id, status, run.test_accuracy))
+    return TrainingResult(run=run, status=status, history=history)
+
+
+def validate_for_training(config: TrainConfig) -> None:
+    """Reject settings that cannot train before any work starts (used by the CLI and the app)."""
+    if config.train_limit is not None and config.train_limit < config.batch_size:
+        raise ConfigError("the training subset is smaller than one batch")
