@@ -38,7 +38,9 @@ from .runs import (
     utc_now,
 )
 
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds", "cpu_seconds", "learning_rate")
+HISTORY_KEYS = (
+    "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "train_seconds", "cpu_seconds", "learning_rate"
+)
 
 
 # ---------------------------------------------------------------- events sent to listeners
@@ -245,6 +247,7 @@ def _make_callback(
 
         def on_train_batch_end(self, batch, logs=None):
             self.batches_done += 1
+            self.last_batch_end = time.perf_counter()
             if stop_event is not None and stop_event.is_set():
                 self.model.stop_training = True
                 self.stopped = True
@@ -275,6 +278,8 @@ def _make_callback(
             logs = logs or {}
             metrics = {key: float(logs[key]) for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in logs}
             metrics["seconds"] = time.perf_counter() - self.epoch_wall
+            # Training alone, without the validation pass, for throughput figures.
+            metrics["train_seconds"] = self.last_batch_end - self.epoch_wall
             metrics["cpu_seconds"] = time.process_time() - self.epoch_cpu
             metrics["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
             for key, value in metrics.items():
