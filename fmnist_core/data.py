@@ -37,9 +37,18 @@ class DataSource:
     md5: dict[str, str]
 
     @property
+    def official_files(self) -> list[str]:
+        return [name for name, digest in self.md5.items() if OFFICIAL_MD5.get(name) == digest]
+
+    @property
     def description(self) -> str:
-        kind = "official Fashion-MNIST files (MD5 verified)" if self.official else "a non-official copy"
-        return f"{kind} from {self.folder}"
+        if self.official:
+            return f"the official Fashion-MNIST files (MD5 verified) from {self.folder}"
+        matching = len(self.official_files)
+        return (
+            f"a non-official copy from {self.folder} "
+            f"({matching} of {len(self.md5)} files match the official MD5s)"
+        )
 
 
 @dataclass(frozen=True)
