@@ -1,0 +1,678 @@
+"""Turn an uploaded image or a canvas drawing into a Fashion-MNIST style model input.
+
+Fashion-MNIST garments are light on a black background, tightly cropped, and fill the
+28x28 frame in their long dimension.  A photo of a dark shirt on a white table looks
+nothing like that, so every input goes through the same steps: decode safely, flatten
+transparency, decide polarity from the border, crop to the object, pad to a square,
+resize, and stretch contrast.
+
+Uploads are untrusted.  The format is decided by the file's content, never by its name;
+sizes are checked from the header before any pixel is decoded; and every failure leaves
+this module as an :class:`~fmnist_core.errors.ImageError` subclass with a message a user
+can act on.  No module-global state (PIL limits, warning filters) is changed, because the
+Streamlit server runs sessions in threads.
+
+Only PIL and numpy are used so the module imports fast and can be tested without a GPU.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError, features
+
+from fmnist_core.constants import (
+    IMAGE_SIZE,
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE,
+    MAX_UPLOAD_BYTES,
+)
+from fmnist_core.errors import (
+    CorruptImageError,
+    EmptyImageError,
+    ImageError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+)
+
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "MAX_ASPECT_RATIO",
+    "PreprocessResult",
+    "preprocess_canvas",
+    "preprocess_upload",
+    "to_model_input",
+]
+
+#: PIL format names we decode; everything else is refused before decoding.
+ACCEPTED_FORMATS: Final[tuple[str, ...]] = ("PNG", "JPEG", "WEBP", "GIF")
+ACCEPTED_FORMATS_TEXT: Final[str] = "PNG, JPEG, WebP or GIF"
+
+#: Longer side / shorter side above which an image is refused: nothing that thin is a
+#: garment picture, and the 1-pixel strips used as decompression bombs are caught early.
+MAX_ASPECT_RATIO: Final[float] = 50.0
+
+#: The ``original`` kept for display is shrunk to at most this side.
+DISPLAY_MAX_SIDE: Final[int] = 512
+#: The pipeline itself runs on at most this side: plenty for a 28x28 result, and fast.
+WORK_MAX_SIDE: Final[int] = 256
+#: The object's long side fills this many pixels of the 28x28 frame (1 px margin each side).
+OBJECT_SIZE: Final[int] = IMAGE_SIZE - 2
+
+#: Decoding needs memory that the pixel limit alone does not bound (PIL stores RGB as
+#: 4 bytes a pixel and converts RGBA to premultiplied form while resizing).  The estimated
+#: peak below must stay under this budget so one upload costs well under 200 MB.
+MAX_DECODE_BYTES: Final[int] = 150 * 1024 * 1024
+
+# Peak extra bytes per decoded pixel for decode + shrink, measured with Pillow 12 on
+# 4000x4000 images (rounded up): e.g. RGBA 8.2, RGB 4.2, L 1.1, palette+alpha 8.2.
+_PEAK_BYTES_PER_PIXEL: Final[dict[str, int]] = {
+    "1": 3,
+    "L": 2,
+    "P": 6,
+    "LA": 9,
+    "La": 5,
+    "PA": 9,
+    "RGB": 5,
+    "RGBA": 9,
+    "RGBa": 5,
+    "CMYK": 5,
+    "YCbCr": 5,
+    "LAB": 5,
+    "HSV": 5,
+    "I": 5,
+    "F": 5,
+    "I;16": 3,
+    "I;16L": 3,
+    "I;16B": 3,
+    "I;16N": 3,
+}
+_DEFAULT_PEAK_BYTES_PER_PIXEL: Final[int] = 9
+# Key-colour transparency forces a full-size RGBA conversion.
+_TRANSPARENCY_PEAK_BYTES_PER_PIXEL: Final[int] = 9
+# libwebp decodes into its own buffers before PIL copies the pixels (measured 16.3 B/px
+# for RGB and RGBA); GIF frames are decoded through an extra palette/RGB copy (5.1).
+_FORMAT_EXTRA_BYTES_PER_PIXEL: Final[dict[str, int]] = {"WEBP": 12, "GIF": 4}
+
+# Background is estimated from the border; noise below this (0..255 scale) is ignored.
+_MIN_NOISE_FLOOR: Final[float] = 4.0
+# An image whose object is fainter than this above the background counts as blank.
+_MIN_CONTRAST: Final[float] = 12.0
+# Pixels dimmer than this fraction of the brightest object pixel do not extend the crop.
+_MASK_FRACTION: Final[float] = 0.15
+
+_MB: Final[int] = 1024 * 1024
+_LUMA: Final[np.ndarray] = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+# Exceptions PIL and its C decoders raise for bad data.  Anything else escaping a decode
+# is caught too (see _decode), but these are the expected ones.
+_DECODE_ERRORS: Final[tuple[type[BaseException], ...]] = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    ArithmeticError,
+    RuntimeError,
+    AttributeError,
+    UnicodeError,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class PreprocessResult:
+    """Every intermediate image, so the UI can show the user what the model sees.
+
+    Arrays are made read-only so the frozen result cannot be altered behind a cache.
+    """
+
+    original: np.ndarray  # uint8 HxW (L) or HxWx3 (RGB), at most DISPLAY_MAX_SIDE
+    grayscale: np.ndarray  # uint8 HxW, light garment on black (after inversion)
+    cropped: np.ndarray  # uint8 square crop around the object, padded like the output
+    model_input: np.ndarray  # float32 (28, 28, 1) in [0, 1]
+    inverted: bool  # True when the input was dark-on-light and got inverted
+
+    def __post_init__(self) -> None:
+        for name in ("original", "grayscale", "cropped", "model_input"):
+            getattr(self, name).setflags(write=False)
+
+    def as_uint8(self) -> np.ndarray:
+        """The 28x28 model input as uint8 0..255, for display."""
+        return np.round(self.model_input[..., 0] * 255.0).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def preprocess_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> PreprocessResult:
+    """Decode an uploaded file (PNG, JPEG, WebP, GIF by content) into model input.
+
+    Raises an ImageError subclass, never anything else, for every bad input:
+    EmptyImageError, ImageTooLargeError, UnsupportedImageError or CorruptImageError.
+    """
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise UnsupportedImageError(
+            f"Expected the uploaded file's bytes, got {type(data).__name__}."
+        )
+    if len(data) == 0:
+        raise EmptyImageError("The file is empty (0 bytes). Please upload an image.")
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(
+            f"The file is {len(data) / _MB:.1f} MB, over the upload limit of "
+            f"{max_bytes / _MB:g} MB. Please upload a smaller image."
+        )
+    fmt = _sniff_format(data)
+    try:
+        image = _decode(data, fmt)
+        display, lum = _image_to_arrays(image)
+    except ImageError:
+        raise
+    except MemoryError as exc:
+        raise ImageTooLargeError(
+            "The image needs more memory to decode than this server allows."
+        ) from exc
+    except Exception as exc:  # any decoder failure must surface typed
+        raise CorruptImageError(
+            f"The {_format_label(fmt)} file is damaged or truncated and could not be decoded."
+        ) from exc
+    return _pipeline(lum, display)
+
+
+def _sniff_format(data: bytes) -> str:
+    """Decide the format from magic bytes, so a renamed file is judged by what it is."""
+    head = data[:64]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        if not features.check("webp"):
+            raise UnsupportedImageError(
+                "WebP images cannot be read on this server. "
+                "Please upload a PNG, JPEG or GIF image."
+            )
+        return "WEBP"
+    what = _describe_unsupported(data)
+    if what is None:
+        raise UnsupportedImageError(
+            "This file is not a recognised image. "
+            f"Accepted formats are {ACCEPTED_FORMATS_TEXT}."
+        )
+    raise UnsupportedImageError(
+        f"This file looks like {what}, which is not supported. "
+        f"Accepted formats are {ACCEPTED_FORMATS_TEXT}."
+    )
+
+
+_UNSUPPORTED_MAGIC: Final[tuple[tuple[bytes, str], ...]] = (
+    (b"8BPS", "a Photoshop (PSD) document"),
+    (b"%!PS", "a PostScript/EPS file"),
+    (b"\xc5\xd0\xd3\xc6", "a PostScript/EPS file"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"II+\x00", "a TIFF image"),
+    (b"MM\x00+", "a TIFF image"),
+    (b"BM", "a BMP image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x00\x00\x01\x00", "an ICO icon"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
+    (b"\xff\x4f\xff\x51", "a JPEG 2000 image"),
+    (b"\xff\x0a", "a JPEG XL image"),
+    (b"\x00\x00\x00\x0cJXL ", "a JPEG XL image"),
+    (b"qoif", "a QOI image"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
+
+
+def _describe_unsupported(data: bytes) -> str | None:
+    """Name a known non-accepted format, so the refusal tells the user what they sent."""
+    head = data[:1024]
+    for magic, what in _UNSUPPORTED_MAGIC:
+        if head.startswith(magic):
+            return what
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            return "an AVIF image"
+        if brand in (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"heis"):
+            return "a HEIC/HEIF image"
+        return "a video or ISO media file"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"<svg" in text or (text.startswith(b"<?xml") and b"svg" in text):
+        return "an SVG drawing"
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "a web page (HTML)"
+    return None
+
+
+def _format_label(fmt: str) -> str:
+    return {"WEBP": "WebP"}.get(fmt, fmt)
+
+
+def _decode(data: bytes, fmt: str) -> Image.Image:
+    """Open with only the sniffed plugin, check sizes from the header, then decode small."""
+    if fmt == "WEBP":
+        # Pillow's WebP plugin decodes the first frame inside Image.open, so the size
+        # has to come from the RIFF header before PIL sees the file.
+        width, height = _webp_size(data)
+        _check_dimensions(width, height)
+        per_pixel = _DEFAULT_PEAK_BYTES_PER_PIXEL + _FORMAT_EXTRA_BYTES_PER_PIXEL["WEBP"]
+        _check_budget((width, height), width * height * per_pixel)
+    try:
+        image = Image.open(io.BytesIO(data), formats=[fmt])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(
+            "The image declares far more pixels than allowed "
+            f"(limit {MAX_IMAGE_PIXELS / 1e6:g} megapixels); it looks like a "
+            "decompression bomb and was not decoded."
+        ) from exc
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+        raise CorruptImageError(
+            f"The {_format_label(fmt)} file is damaged or truncated: its header "
+            "could not be read."
+        ) from exc
+    width, height = image.size  # Image.open stands on the first frame of animations
+    _check_dimensions(width, height)
+
+    # JPEG can decode at 1/2, 1/4 or 1/8 scale; ask for just enough for the display copy.
+    coefficient_bytes = 0
+    if fmt == "JPEG":
+        coefficient_bytes = _jpeg_coefficient_bytes(image, data)
+        image.draft(None, (DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE))
+    _check_decode_budget(image, fmt, (width, height), coefficient_bytes)
+
+    image.load()
+    image = _normalise_mode(image)
+    image = _shrink(image, DISPLAY_MAX_SIDE)  # reduced copies keep info["exif"]
+    return _exif_transpose(image)
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    """Refuse bombs and absurd shapes from the declared size, before any decoding."""
+    if width <= 0 or height <= 0:
+        raise EmptyImageError(f"The image has no pixels ({width}x{height}).")
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
+        raise ImageTooLargeError(
+            f"The image is {width}x{height} pixels; each side may be at most "
+            f"{MAX_IMAGE_SIDE} pixels. Please upload a smaller image."
+        )
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageTooLargeError(
+            f"The image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
+            f"the limit is {MAX_IMAGE_PIXELS / 1e6:g} megapixels. Please upload a smaller image."
+        )
+    ratio = max(width, height) / min(width, height)
+    if ratio > MAX_ASPECT_RATIO:
+        raise UnsupportedImageError(
+            f"The image is {width}x{height} pixels: its aspect ratio ({ratio:.0f}:1) is too "
+            f"extreme; at most {MAX_ASPECT_RATIO:g}:1 is accepted. Please crop it around "
+            "the garment."
+        )
+
+
+def _jpeg_coefficient_bytes(image: Image.Image, data: bytes) -> int:
+    """Memory libjpeg needs for a whole-image DCT coefficient buffer, else 0.
+
+    Progressive and multi-scan JPEGs keep every coefficient of the FULL-size image
+    (2 bytes a sample per component) however small the draft scale: a 5 MB progressive
+    6300x6300 4:4:4 JPEG measured +234 MB.  Baseline single-scan files stream.  SOS
+    markers cannot occur inside entropy-coded data, so counting them is exact, apart
+    from EXIF thumbnails, which only make the estimate more cautious.
+    """
+    multi_scan = bool(image.info.get("progressive")) or data.count(b"\xff\xda") > 1
+    layers = getattr(image, "layer", None) or []
+    if not multi_scan or not layers:
+        return 0
+    h_max = max(max(layer[1] for layer in layers), 1)
+    v_max = max(max(layer[2] for layer in layers), 1)
+    samples = sum(layer[1] * layer[2] for layer in layers) / (h_max * v_max)
+    width, height = image.size
+    return int(width * height * samples * 2 * 1.1)  # 10%: block padding, bookkeeping
+
+
+def _check_decode_budget(
+    image: Image.Image, fmt: str, declared: tuple[int, int], fixed_bytes: int = 0
+) -> None:
+    """Refuse images whose decode would cost too much memory, even under the pixel limit."""
+    width, height = image.size  # after JPEG draft, this is the reduced decode size
+    per_pixel = _PEAK_BYTES_PER_PIXEL.get(image.mode, _DEFAULT_PEAK_BYTES_PER_PIXEL)
+    if "transparency" in image.info:
+        per_pixel = max(per_pixel, _TRANSPARENCY_PEAK_BYTES_PER_PIXEL)
+    per_pixel += _FORMAT_EXTRA_BYTES_PER_PIXEL.get(fmt, 0)
+    _check_budget(declared, width * height * per_pixel + fixed_bytes)
+
+
+def _check_budget(declared: tuple[int, int], needed_bytes: int) -> None:
+    if needed_bytes > MAX_DECODE_BYTES:
+        width, height = declared
+        raise ImageTooLargeError(
+            f"The image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
+            f"decoding it would need about {needed_bytes / _MB:.0f} MB, over this server's "
+            f"limit of {MAX_DECODE_BYTES / _MB:.0f} MB for one image. Please upload a "
+            "smaller image."
+        )
+
+
+def _webp_size(data: bytes) -> tuple[int, int]:
+    """Canvas size from a WebP RIFF header (VP8X, lossy VP8 or lossless VP8L chunk)."""
+    chunk = data[12:16]
+    payload = data[20:30]
+    if chunk == b"VP8X" and len(payload) >= 10:
+        width = 1 + int.from_bytes(payload[4:7], "little")
+        height = 1 + int.from_bytes(payload[7:10], "little")
+        return width, height
+    if chunk == b"VP8 " and len(payload) >= 10 and payload[3:6] == b"\x9d\x01\x2a":
+        width = int.from_bytes(payload[6:8], "little") & 0x3FFF
+        height = int.from_bytes(payload[8:10], "little") & 0x3FFF
+        return width, height
+    if chunk == b"VP8L" and len(payload) >= 5 and payload[0] == 0x2F:
+        bits = int.from_bytes(payload[1:5], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    raise CorruptImageError("The WebP file is damaged or truncated: its header could not be read.")
+
+
+def _exif_transpose(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation (after shrinking, so the copy is small).
+
+    Damaged EXIF must not block an otherwise good picture, so it is ignored.
+    """
+    try:
+        if image.getexif().get(0x0112, 1) == 1:
+            return image  # upright already; skip exif_transpose's full copy
+        return ImageOps.exif_transpose(image)
+    except Exception:
+        return image
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """Convert modes PIL cannot resize well (palette, 1-bit, key-colour transparency)."""
+    mode = image.mode
+    has_key = "transparency" in image.info
+    if mode == "P" or mode == "PA":
+        return image.convert("RGBA" if has_key or mode == "PA" else "RGB")
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("L", "RGB") and has_key:
+        return image.convert("LA" if mode == "L" else "RGBA")
+    return image
+
+
+def _shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """Shrink by an integer box (area) factor so the longer side is at most max_side.
+
+    Box averaging is the right filter for a big shrink and several times faster than
+    LANCZOS; the final 28x28 resize uses LANCZOS.  RGBA is averaged premultiplied.
+    """
+    width, height = image.size
+    factor = math.ceil(max(width, height) / max_side)
+    if factor <= 1:
+        return image
+    if image.mode in ("1", "P") or image.mode.startswith("I;16"):  # no reduce() for these
+        size = (max(1, -(-width // factor)), max(1, -(-height // factor)))
+        return image.resize(size, Image.Resampling.BOX)
+    return image.reduce(factor)
+
+
+def _image_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """Return (display uint8 L/RGB, work luminance float32 0..255) with alpha flattened.
+
+    The work image is at most WORK_MAX_SIDE; the common L/RGB case stays in PIL for speed.
+    """
+    mode = image.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        lum = _high_depth_to_float(np.asarray(image), mode)
+        return _to_uint8(lum), _shrink_array(lum, WORK_MAX_SIDE)
+    if mode in ("La", "RGBa"):
+        image = image.convert(mode[:-1] + "A")
+        mode = image.mode
+    if mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
+        mode = "RGB"
+    if mode in ("L", "RGB"):
+        work = _shrink(image if mode == "L" else image.convert("L"), WORK_MAX_SIDE)
+        return np.asarray(image), np.asarray(work, dtype=np.float32)
+    arr = np.asarray(image)
+    color = arr[..., :-1].astype(np.float32)
+    alpha = arr[..., -1].astype(np.float32) / 255.0
+    flat = _flatten_alpha(color, alpha)
+    gray = flat.shape[-1] == 1
+    display = _to_uint8(flat[..., 0] if gray else flat)
+    lum = flat[..., 0] if gray else flat @ _LUMA
+    return display, _shrink_array(lum, WORK_MAX_SIDE)
+
+
+def _high_depth_to_float(arr: np.ndarray, mode: str) -> np.ndarray:
+    """Scale 16/32-bit grayscale to 0..255 floats without clipping highlights.
+
+    16-bit data is divided by 257 (65535 -> 255).  Mode 'I' may hold 8-bit values too,
+    so it is only scaled when it exceeds 255.  Float images in 0..1 are scaled by 255.
+    """
+    values = np.asarray(arr, dtype=np.float64)
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    if mode.startswith("I;16"):
+        values = values / 257.0
+    elif mode == "I":
+        if values.size and values.max() > 255.0:
+            values = values / 257.0
+    elif mode == "F":
+        if values.size and values.max() <= 1.0:
+            values = values * 255.0
+    return np.clip(values, 0.0, 255.0).astype(np.float32)
+
+
+def _flatten_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite over the backdrop that contrasts with the visible content.
+
+    Transparent areas are background.  A white garment on transparency goes on black, a
+    dark one on white; either way the later polarity check sees the garment.
+    """
+    weight = float(alpha.sum())
+    if weight <= 1e-6:
+        raise EmptyImageError("The image is fully transparent: no garment found.")
+    lum = color @ _LUMA if color.shape[-1] == 3 else color[..., 0]
+    content_brightness = float((lum * alpha).sum()) / weight
+    backdrop = 0.0 if content_brightness >= 127.5 else 255.0
+    a = alpha[..., None]
+    return color * a + backdrop * (1.0 - a)
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(values), 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- canvas
+
+
+def preprocess_canvas(rgba: np.ndarray) -> PreprocessResult:
+    """Turn a drawing-canvas array (HxWx4 RGBA, uint8 or float) into model input.
+
+    The canvas widget returns light strokes on a transparent/black background; strokes
+    of any colour work because transparency is flattened onto a contrasting backdrop.
+    Raises EmptyImageError("Draw something first") when nothing was drawn.
+    """
+    try:
+        arr = np.asarray(rgba)
+    except Exception as exc:
+        raise UnsupportedImageError("The canvas data is not an image array.") from exc
+    if arr.dtype.kind not in "biuf":
+        raise UnsupportedImageError(
+            f"The canvas data has an unsupported type ({arr.dtype}); expected numbers."
+        )
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (3, 4))):
+        raise UnsupportedImageError(
+            f"The canvas data has shape {arr.shape}; expected HxWx4 RGBA."
+        )
+    height, width = arr.shape[:2]
+    if height == 0 or width == 0:
+        raise EmptyImageError("Draw something first: the canvas has no pixels.")
+    _check_dimensions(width, height)
+
+    pixels = _canvas_to_uint8(arr)
+    if pixels.ndim == 3 and pixels.shape[-1] == 4 and not pixels[..., 3].any():
+        raise EmptyImageError("Draw something first: the canvas is empty.")
+    # PIL shrinks RGBA with premultiplied alpha, so strokes keep their edges.
+    image = _shrink(Image.fromarray(np.ascontiguousarray(pixels)), DISPLAY_MAX_SIDE)
+    try:
+        display, lum = _image_to_arrays(image)
+        return _pipeline(lum, display)
+    except EmptyImageError as exc:
+        raise EmptyImageError("Draw something first: no strokes found on the canvas.") from exc
+
+
+def _canvas_to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Map bool, integer or float canvas values to uint8 (floats in 0..1 are scaled)."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind == "b":
+        return arr.astype(np.uint8) * np.uint8(255)
+    if arr.dtype.kind in "iu":
+        return np.clip(arr, 0, 255).astype(np.uint8)
+    values = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+    if values.size and float(values.max()) <= 1.0:
+        values *= 255.0
+    return _to_uint8(values)
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def to_model_input(gray: np.ndarray) -> PreprocessResult:
+    """Run the shared pipeline on a 2-D grayscale image.
+
+    uint8 is taken as is, uint16 as 16-bit (65535 = white), bool as black/white, and
+    floats on 0..255 (or 0..1 when no value exceeds 1).
+
+    Useful for callers that already hold pixels, e.g. a Fashion-MNIST sample.
+    """
+    arr = np.asarray(gray)
+    if arr.dtype.kind not in "biuf" or arr.ndim != 2:
+        raise UnsupportedImageError(
+            f"Expected a 2-D grayscale array, got shape {arr.shape} of {arr.dtype}."
+        )
+    if arr.size == 0:
+        raise EmptyImageError("The image has no pixels.")
+    height, width = arr.shape
+    _check_dimensions(width, height)
+    if arr.dtype == np.uint16:
+        lum = _high_depth_to_float(arr, "I;16")
+    elif arr.dtype.kind == "f":
+        lum = _high_depth_to_float(arr, "F")
+    elif arr.dtype.kind == "b":
+        lum = arr.astype(np.float32) * 255.0
+    else:
+        lum = np.clip(arr.astype(np.float32), 0.0, 255.0)
+    return _pipeline(lum, _to_uint8(lum))
+
+
+def _pipeline(lum: np.ndarray, display: np.ndarray) -> PreprocessResult:
+    """Polarity, crop, pad to square, resize and stretch: the Fashion-MNIST look."""
+    work = _shrink_array(lum, WORK_MAX_SIDE)  # no-op for callers that already shrank
+
+    # Polarity: the border is mostly background; a light background means dark-on-light.
+    border = _border_pixels(work)
+    background = float(np.median(border))
+    inverted = background > 127.5
+    if inverted:
+        work = 255.0 - work
+        border = 255.0 - border
+        background = 255.0 - background
+    grayscale = _to_uint8(work)
+
+    # Subtract the background level plus its noise (3 sigma from the border's MAD).
+    noise = 1.4826 * float(np.median(np.abs(border - background)))
+    floor = background + max(3.0 * noise, _MIN_NOISE_FLOOR)
+    fg = np.maximum(work - floor, 0.0)
+    peak = float(fg.max())
+    if peak < _MIN_CONTRAST:
+        raise EmptyImageError(
+            "No garment found: the image is almost uniform. Upload a picture of one "
+            "garment on a plain background."
+        )
+
+    y0, y1, x0, x1 = _object_bbox(fg >= _MASK_FRACTION * peak)
+    crop = fg[y0:y1, x0:x1]
+    ch, cw = crop.shape
+    side = max(ch, cw)
+
+    # Pad generously, then sample a square box centred on the object whose side makes the
+    # object's long edge OBJECT_SIZE pixels out of IMAGE_SIZE.  Float box = exact centring.
+    pad = side
+    padded = np.zeros((ch + 2 * pad, cw + 2 * pad), dtype=np.float32)
+    padded[pad : pad + ch, pad : pad + cw] = crop
+    half = side * IMAGE_SIZE / OBJECT_SIZE / 2.0
+    cy = pad + ch / 2.0
+    cx = pad + cw / 2.0
+    box = (cx - half, cy - half, cx + half, cy + half)
+    small = Image.fromarray(padded).resize(
+        (IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS, box=box
+    )
+    out = np.maximum(np.asarray(small, dtype=np.float32), 0.0)
+    out_peak = float(out.max())
+    if not math.isfinite(out_peak) or out_peak <= 0.0:
+        raise EmptyImageError("No garment found in the image.")
+    out = np.clip(out / out_peak, 0.0, 1.0).astype(np.float32)
+
+    top, left = int(math.floor(cy - half)), int(math.floor(cx - half))
+    size = max(1, int(math.ceil(2 * half)))
+    square = padded[top : top + size, left : left + size]
+    cropped = _to_uint8(square * (255.0 / peak))
+
+    return PreprocessResult(
+        original=np.ascontiguousarray(display),
+        grayscale=grayscale,
+        cropped=cropped,
+        model_input=out[..., None],
+        inverted=bool(inverted),
+    )
+
+
+def _shrink_array(lum: np.ndarray, max_side: int) -> np.ndarray:
+    """Box-average a float image so the longer side is at most max_side."""
+    lum = np.ascontiguousarray(lum, dtype=np.float32)
+    factor = math.ceil(max(lum.shape) / max_side)
+    if factor <= 1:
+        return lum
+    return np.asarray(Image.fromarray(lum).reduce(factor), dtype=np.float32)
+
+
+def _border_pixels(img: np.ndarray) -> np.ndarray:
+    """The one-pixel frame of the image (the whole image when it is tiny)."""
+    if img.shape[0] <= 2 or img.shape[1] <= 2:
+        return img.ravel()
+    return np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])
+
+
+def _object_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Bounding box (y0, y1, x0, x1; end-exclusive) ignoring isolated specks of noise."""
+    solid = _drop_isolated(mask)
+    if solid.any():
+        mask = solid
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _drop_isolated(mask: np.ndarray) -> np.ndarray:
+    """Keep pixels with at least one set 8-neighbour: lone JPEG/noise dots are dropped."""
+    padded = np.pad(mask, 1).astype(np.uint8)
+    h, w = mask.shape
+    neighbours = np.zeros((h, w), dtype=np.uint8)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if dy == 1 and dx == 1:
+                continue
+            neighbours += padded[dy : dy + h, dx : dx + w]
+    return mask & (neighbours > 0)
