@@ -1,0 +1,181 @@
+"""python -m benchmarks: issue #5's measurements in one process, printed and appended to RESULTS.md."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from . import DEFAULT_RESULTS, PROJECT_DIR, ensure_data_dir
+
+QUICK_TRAIN_LIMIT = 2000
+QUICK_EPOCHS = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Issue #5 benchmarks: seed vs default recipe (time to 86%, speed, FLOP/s vs peak), "
+        "inference latency and app responsiveness. The full run takes 30+ minutes on 2 cores.",
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke check: {QUICK_TRAIN_LIMIT} training images, {QUICK_EPOCHS} epochs per recipe, "
+                        "small peak matrix, fewer inference calls, one page switch pair (< 3 minutes)")
+    parser.add_argument("--seed-epochs", type=int, metavar="N", help="epochs for the seed recipe (default: its preset)")
+    parser.add_argument("--default-epochs", type=int, metavar="N", help="epochs for the default recipe (default: its preset)")
+    parser.add_argument("--best", action="store_true", help="also train PRESETS['best']")
+    parser.add_argument("--best-epochs", type=int, metavar="N", help="epochs for the best recipe (default: its preset)")
+    parser.add_argument("--train-limit", type=int, metavar="N", help="train on N images (default: all; --quick: 2000)")
+    parser.add_argument("--skip-training", action="store_true", help="no training (and no peak measurement)")
+    parser.add_argument("--skip-inference", action="store_true", help="no inference timing")
+    parser.add_argument("--skip-app", action="store_true", help="no app (streamlit + browser) timing")
+    parser.add_argument("--app", type=Path, default=PROJECT_DIR / "app.py", help="the Streamlit entry point (default: app.py)")
+    parser.add_argument("--no-record", action="store_true", help="do not append the results to RESULTS.md")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"results file (default: {DEFAULT_RESULTS})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    for name in ("seed_epochs", "default_epochs", "best_epochs"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            build_parser().error(f"--{name.replace('_', '-')} must be at least 1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")  # tf.data pipelines shuffle
+    ensure_data_dir()
+    command = "python -m benchmarks" + ("" if not argv else " " + shlex.join(argv))
+    return run(args, command)
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    from . import machine  # noqa: PLC0415
+    from .report import BenchmarkReport, append_results, render_markdown, render_text  # noqa: PLC0415
+
+    started = time.perf_counter()
+    report = BenchmarkReport(command=command, quick=args.quick, machine=machine.collect())
+    log(f"[machine] {report.machine.cpu_line()}; load {report.machine.load_line()}")
+    errors = 0
+
+    def section(name: str, fn) -> None:
+        nonlocal errors
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - report every section that can run
+            errors += 1
+            report.notes.append(f"{name} failed: {type(exc).__name__}: {exc}")
+            log(f"[{name}] FAILED: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
+
+    dataset = None
+    trained_default = None
+
+    def load_data() -> None:
+        nonlocal dataset
+        from fmnist_core.data import load_dataset  # noqa: PLC0415
+
+        dataset = load_dataset()
+        report.data_source = dataset.source.description
+        log(f"[data] {dataset.source.description}")
+
+    section("data", load_data)
+
+    if not args.skip_training and dataset is not None:
+        section("peak", lambda: measure_peaks(report, quick=args.quick))
+
+        def training() -> None:
+            nonlocal trained_default
+            trained_default = train_recipes(report, args, dataset)
+
+        section("training", training)
+
+    if not args.skip_inference and dataset is not None:
+        section("inference", lambda: run_inference(report, args, dataset, trained_default))
+
+    if not args.skip_app:
+        from .app_bench import run_app_benchmark  # noqa: PLC0415
+
+        def app() -> None:
+            report.app = run_app_benchmark(args.app, quick=args.quick, timeout_s=60 if args.quick else 120, log=log)
+            if report.app.error:
+                nonlocal errors
+                errors += 1
+                report.notes.append(f"app benchmark error: {report.app.error}")
+            report.notes.extend(f"app page error: {e}" for e in report.app.page_errors)
+
+        section("app", app)
+
+    report.total_seconds = time.perf_counter() - started
+    if args.skip_training:
+        report.notes.append("training skipped (--skip-training)")
+    print(render_text(report), flush=True)
+    if not args.no_record:
+        append_results(args.results, render_markdown(report))
+        log(f"appended to {args.results}")
+    return 1 if errors else 0
+
+
+def measure_peaks(report, *, quick: bool) -> None:
+    from .peak import measure_matmul_peak  # noqa: PLC0415
+
+    size, repeats = (2048, 3) if quick else (4096, 5)
+    for dtype in ("float32", "bfloat16"):
+        result = measure_matmul_peak(size, dtype, repeats=repeats if dtype == "float32" else max(2, repeats - 2))
+        report.peaks[dtype] = result
+        log(f"[peak] {result.describe()}")
+
+
+def train_recipes(report, args, dataset):
+    """Train seed, default (and best) one after the other in a throwaway runs folder."""
+    from fmnist_core.runs import RunStore  # noqa: PLC0415
+
+    from .training_bench import benchmark_config, run_recipe  # noqa: PLC0415
+
+    limit = args.train_limit if args.train_limit is not None else (QUICK_TRAIN_LIMIT if args.quick else None)
+    quick_epochs = QUICK_EPOCHS if args.quick else None
+    plan = [
+        ("seed", args.seed_epochs or quick_epochs),
+        ("default", args.default_epochs or quick_epochs),
+    ]
+    if args.best:
+        plan.append(("best", args.best_epochs or quick_epochs))
+    trained_default = None
+    with tempfile.TemporaryDirectory(prefix="fmnist-bench-runs-") as folder:
+        store = RunStore(root=folder, pretrained_dir=None)
+        for name, epochs in plan:
+            config = benchmark_config(name, epochs=epochs, train_limit=limit)
+            recipe, model = run_recipe(name, config, dataset=dataset, store=store, log=log)
+            report.recipes.append(recipe)
+            if name == "default":
+                trained_default = model
+    if limit is not None:
+        report.notes.append(f"trained on a stratified subset of {limit} training images")
+    return trained_default
+
+
+def run_inference(report, args, dataset, trained_default) -> None:
+    from .inference_bench import load_inference_model  # noqa: PLC0415
+    from .inference_bench import run_inference as measure  # noqa: PLC0415
+
+    model, source = load_inference_model(trained_default, log=log)
+    calls = (50, 5, 1) if args.quick else (200, 20, 3)
+    report.inference = measure(
+        model, source, dataset, upload_calls=calls[0], keras_calls=calls[1], test_set_repeats=calls[2], log=log
+    )
+    inf = report.inference
+    log(
+        f"[inference] upload -> top-3 p50 {inf.upload.p50_ms:.1f} ms, p99 {inf.upload.p99_ms:.1f} ms; "
+        f"test set {inf.test_set_median_seconds:.2f} s"
+    )

@@ -1,0 +1,144 @@
+"""Inference latency: one uploaded photo to top-3, the whole test set, and Keras' model.predict for contrast."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .stats import median, percentile
+
+
+@dataclass
+class LatencySample:
+    label: str
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.seconds, 50) * 1000.0
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.seconds, 99) * 1000.0
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.seconds) * 1000.0 if self.seconds else float("nan")
+
+
+@dataclass
+class InferenceResult:
+    model_source: str
+    image_bytes: int
+    image_size: tuple[int, int]
+    upload: LatencySample  # bytes -> top-3 via Predictor.classify_bytes
+    preprocess: LatencySample  # preprocess_upload alone
+    forward: LatencySample  # Predictor.predict of one 28x28 image
+    keras_predict: LatencySample  # model.predict of one image
+    test_set_seconds: list[float]
+    test_set_images: int
+    test_set_accuracy: float
+    upload_true_label: int
+    upload_top3: list[tuple[int, str, float]]
+
+    @property
+    def test_set_median_seconds(self) -> float:
+        return median(self.test_set_seconds)
+
+
+def make_user_jpeg(image: np.ndarray, side: int = 600, quality: int = 90) -> bytes:
+    """A photo-like upload from a test image: dark garment on a light background, upscaled, JPEG in memory."""
+    from PIL import Image  # noqa: PLC0415
+
+    picture = Image.fromarray(255 - np.asarray(image, dtype=np.uint8), mode="L").convert("RGB")
+    picture = picture.resize((side, side), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def load_inference_model(fallback=None, log: Callable[[str], None] = print) -> tuple[Any, str]:
+    """The shipped default run's model when there is one, else `fallback` (the model trained just now)."""
+    from fmnist_core.errors import FmnistError  # noqa: PLC0415
+    from fmnist_core.runs import RunStore  # noqa: PLC0415
+
+    store = RunStore()
+    try:
+        model = store.load_model("default")
+        return model, f"run 'default' ({store.run_path('default')})"
+    except FmnistError as exc:
+        log(f"[inference] no usable 'default' run ({exc}); using the model trained in this benchmark")
+    if fallback is not None:
+        return fallback, "the default recipe's model trained in this benchmark"
+    from fmnist_core.config import PRESETS  # noqa: PLC0415
+    from fmnist_core.models import build_model  # noqa: PLC0415
+
+    log("[inference] no trained model either: timing an untrained default-architecture model")
+    return build_model(PRESETS["default"].architecture), "an untrained model (timings only; accuracy meaningless)"
+
+
+def _time_calls(fn: Callable[[], Any], count: int, label: str) -> LatencySample:
+    sample = LatencySample(label)
+    for _ in range(count):
+        start = time.perf_counter()
+        fn()
+        sample.seconds.append(time.perf_counter() - start)
+    return sample
+
+
+def run_inference(
+    model,
+    model_source: str,
+    dataset,
+    *,
+    upload_calls: int = 200,
+    keras_calls: int = 20,
+    test_set_repeats: int = 3,
+    log: Callable[[str], None] = print,
+) -> InferenceResult:
+    from fmnist_core.inference import Predictor  # noqa: PLC0415
+    from fmnist_core.preprocess import preprocess_upload  # noqa: PLC0415
+
+    index = 0
+    data = make_user_jpeg(dataset.x_test[index])
+    predictor = Predictor(model)
+    predictor.warm_up()
+    for _ in range(5):
+        predictor.classify_bytes(data).top3
+    log(f"[inference] model: {model_source}; upload: {len(data)} byte 600x600 JPEG; {upload_calls} calls")
+    upload = _time_calls(lambda: predictor.classify_bytes(data).top3, upload_calls, "upload -> top-3")
+    preprocess = _time_calls(lambda: preprocess_upload(data), upload_calls, "preprocess only")
+    one = preprocess_upload(data).model_input
+    forward = _time_calls(lambda: predictor.predict(one), upload_calls, "forward only")
+    batch = one[np.newaxis]
+    for _ in range(2):
+        model.predict(batch, verbose=0)
+    keras_predict = _time_calls(lambda: model.predict(batch, verbose=0), keras_calls, "model.predict")
+
+    predictor.predict_many(dataset.x_test)  # warm the batch shapes
+    test_seconds = []
+    probabilities = None
+    for _ in range(test_set_repeats):
+        start = time.perf_counter()
+        probabilities = predictor.predict_many(dataset.x_test)
+        test_seconds.append(time.perf_counter() - start)
+    accuracy = float((probabilities.argmax(axis=1) == dataset.y_test).mean())
+    top3 = predictor.classify_bytes(data).top3
+    return InferenceResult(
+        model_source=model_source,
+        image_bytes=len(data),
+        image_size=(600, 600),
+        upload=upload,
+        preprocess=preprocess,
+        forward=forward,
+        keras_predict=keras_predict,
+        test_set_seconds=test_seconds,
+        test_set_images=len(dataset.y_test),
+        test_set_accuracy=accuracy,
+        upload_true_label=int(dataset.y_test[index]),
+        upload_top3=top3,
+    )

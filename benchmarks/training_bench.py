@@ -1,0 +1,175 @@
+"""Train a recipe with the test set as validation data and derive its speed and accuracy figures."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .stats import ThresholdTime, median, steady_values, time_to_threshold, training_flops_per_second
+
+THRESHOLD = 0.86
+
+
+@dataclass
+class RecipeResult:
+    """One recipe's run: its per-epoch history and everything derived from it."""
+
+    name: str
+    architecture: str
+    config: dict[str, Any]
+    train_images: int
+    multiply_adds: int
+    parameters: int
+    history: dict[str, list[float]]
+    test_accuracy: float | None
+    fit_wall_seconds: float  # model.fit() wall-clock: training plus the per-epoch test-set pass
+    status: str = "completed"
+    run_id: str = ""
+    threshold: float = THRESHOLD
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def mixed_precision(self) -> bool:
+        return bool(self.config.get("mixed_precision"))
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history.get("train_seconds", []))
+
+    @property
+    def time_to_threshold(self) -> ThresholdTime:
+        return time_to_threshold(
+            self.history.get("val_accuracy", []), self.history.get("train_seconds", []), self.threshold
+        )
+
+    @property
+    def total_train_seconds(self) -> float:
+        """Sum of training-only seconds (no validation pass) over all epochs."""
+        return float(sum(self.history.get("train_seconds", [])))
+
+    @property
+    def epoch_seconds(self) -> float:
+        """Median wall seconds per epoch (training + test pass), epochs after the first."""
+        return median(steady_values(self.history.get("seconds", [])))
+
+    @property
+    def epoch_train_seconds(self) -> float:
+        return median(steady_values(self.history.get("train_seconds", [])))
+
+    @property
+    def epoch_cpu_seconds(self) -> float:
+        return median(steady_values(self.history.get("cpu_seconds", [])))
+
+    @property
+    def cpu_wall_per_epoch(self) -> list[float]:
+        """Process CPU seconds / wall seconds for every epoch: ~cores used (1.0 = one core only)."""
+        cpu = self.history.get("cpu_seconds", [])
+        wall = self.history.get("seconds", [])
+        return [c / w if w > 0 else float("nan") for c, w in zip(cpu, wall)]
+
+    @property
+    def cpu_wall_ratio(self) -> float:
+        return median(steady_values(self.cpu_wall_per_epoch))
+
+    @property
+    def images_per_second(self) -> float:
+        seconds = self.epoch_train_seconds
+        return self.train_images / seconds if seconds and seconds > 0 else float("nan")
+
+    @property
+    def flops_per_second(self) -> float:
+        return training_flops_per_second(self.multiply_adds, self.images_per_second)
+
+    @property
+    def final_val_accuracy(self) -> float | None:
+        values = self.history.get("val_accuracy", [])
+        return float(values[-1]) if values else None
+
+    def to_dict(self) -> dict[str, Any]:
+        ttt = self.time_to_threshold
+        return {
+            "name": self.name,
+            "architecture": self.architecture,
+            "epochs_run": self.epochs_run,
+            "train_images": self.train_images,
+            "test_accuracy": self.test_accuracy,
+            "time_to_threshold_s": ttt.seconds if ttt.reached else None,
+            "epoch_seconds": self.epoch_seconds,
+            "epoch_train_seconds": self.epoch_train_seconds,
+            "epoch_cpu_seconds": self.epoch_cpu_seconds,
+            "images_per_second": self.images_per_second,
+            "flops_per_second": self.flops_per_second,
+            "total_train_seconds": self.total_train_seconds,
+            "fit_wall_seconds": self.fit_wall_seconds,
+        }
+
+
+def benchmark_config(preset_name: str, *, epochs: int | None = None, train_limit: int | None = None):
+    """The preset as it is now, validated on the test set (so val_accuracy is test accuracy)."""
+    from fmnist_core.config import PRESETS  # noqa: PLC0415 - read at run time: presets are being tuned
+
+    config = PRESETS[preset_name].with_changes(validation="test")
+    changes: dict[str, Any] = {}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if train_limit is not None:
+        changes["train_limit"] = train_limit
+    return config.with_changes(**changes) if changes else config
+
+
+def run_recipe(
+    name: str,
+    config,
+    *,
+    dataset,
+    store,
+    log: Callable[[str], None] = print,
+) -> tuple[RecipeResult, Any]:
+    """Train `config` into `store` and return its figures and the trained (verified, reloaded) model."""
+    import keras  # noqa: PLC0415
+
+    from fmnist_core.models import describe  # noqa: PLC0415
+    from fmnist_core.training import EpochEnd, TrainingStarted, prepare_data, train  # noqa: PLC0415
+
+    summary = describe(config.architecture)
+    train_images = len(prepare_data(config, dataset)[1])
+    keras.backend.clear_session()
+    log(
+        f"[{name}] training {config.architecture}: {config.epochs} epochs, batch {config.batch_size}, "
+        f"{train_images} images, augmentation {'on' if config.augmentation.enabled else 'off'}, "
+        f"mixed precision {'on' if config.mixed_precision else 'off'}"
+    )
+    started = time.perf_counter()
+
+    def listener(event) -> None:
+        if isinstance(event, TrainingStarted):
+            log(f"[{name}] {event.steps_per_epoch} steps per epoch")
+        elif isinstance(event, EpochEnd):
+            m = event.metrics
+            log(
+                f"[{name}] epoch {event.epoch}/{config.epochs}: test acc {m.get('val_accuracy', float('nan')):.4f}, "
+                f"train {m['train_seconds']:.1f} s, epoch {m['seconds']:.1f} s, cpu/wall "
+                f"{m['cpu_seconds'] / m['seconds']:.2f}, elapsed {time.perf_counter() - started:.0f} s"
+            )
+
+    result = train(config, dataset=dataset, store=store, listener=listener, command=f"benchmarks {name}")
+    model = store.load_model(result.run.run_id)
+    recipe = RecipeResult(
+        name=name,
+        architecture=config.architecture,
+        config=config.to_dict(),
+        train_images=train_images,
+        multiply_adds=summary.multiply_adds,
+        parameters=summary.parameters,
+        history={key: list(values) for key, values in result.history.items()},
+        test_accuracy=result.test_accuracy,
+        fit_wall_seconds=float(result.run.meta.get("train_seconds", float("nan"))),
+        status=result.status,
+        run_id=result.run.run_id,
+    )
+    log(
+        f"[{name}] done in {time.perf_counter() - started:.0f} s ({recipe.status}): final test accuracy "
+        f"{'—' if recipe.test_accuracy is None else f'{recipe.test_accuracy:.4f}'}, time to {THRESHOLD:.0%}: {recipe.time_to_threshold.describe()}"
+    )
+    return recipe, model
