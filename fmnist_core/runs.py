@@ -140,9 +140,11 @@ class RunInfo:
 
     @property
     def resumable(self) -> bool:
+        # Also a run that finished every epoch but died before its final model was saved:
+        # resuming it trains no further epoch, it only evaluates and saves the checkpointed model.
         return self.status in {STATUS_STOPPED, STATUS_INTERRUPTED, STATUS_FAILED} and (
             self.path / CHECKPOINT_FILE
-        ).is_file() and self.epochs_completed < int(self.config.get("epochs", 0))
+        ).is_file() and (self.epochs_completed < int(self.config.get("epochs", 0)) or not self.has_model)
 
     def history(self) -> dict[str, list[float]]:
         path = self.path / HISTORY_FILE
@@ -209,17 +211,19 @@ class RunStore:
         """Every readable run, newest first, the shipped default last."""
         return list(self.iter_runs())
 
-    def load_model(self, run_id: str, *, allow_checkpoint: bool = False):
-        """Load a run's model with safe_mode=True after checking the recorded SHA-256."""
+    def load_model(self, run_id: str, *, allow_checkpoint: bool = False, compile: bool = False):
+        """Load a run's model with safe_mode=True after checking the recorded SHA-256.
+
+        compile=True restores the optimizer state too (used to resume from a checkpoint)."""
         info = self.get(run_id)
         if allow_checkpoint:
             path, expected = info.path / CHECKPOINT_FILE, info.meta.get("checkpoint_sha256")
         else:
             path, expected = info.path / MODEL_FILE, info.meta.get("model_sha256")
-        return load_verified_model(path, expected, label=f"run {run_id!r}")
+        return load_verified_model(path, expected, label=f"run {run_id!r}", compile=compile)
 
 
-def load_verified_model(path: Path, expected_sha256: str | None, *, label: str):
+def load_verified_model(path: Path, expected_sha256: str | None, *, label: str, compile: bool = False):
     """The only place a model file is deserialised: checksum first, then Keras safe mode."""
     if not expected_sha256 or not path.is_file():
         raise RunNotFoundError(f"{label} has no complete saved model")
@@ -231,7 +235,7 @@ def load_verified_model(path: Path, expected_sha256: str | None, *, label: str):
     import keras  # noqa: PLC0415
 
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except ValueError as exc:
         if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
             raise UnsafeModelError(f"{label}: the model holds code that safe mode refuses to load") from exc

@@ -141,7 +141,9 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, config: TrainConfig, *,
     ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
     if training and config.augmentation.enabled:
         stack = build_augmentation(config.augmentation, seed=config.seed)
-        ds = ds.map(lambda x, y: (stack(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        # Sequential on purpose: the random layers draw from one stateful seed generator, and parallel
+        # calls would take those draws in thread-dependent order, so a seeded run would not repeat.
+        ds = ds.map(lambda x, y: (stack(x, training=True), y))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -347,11 +349,9 @@ def resume(
         if not run.resumable:
             raise RunError(f"run {run_id!r} ({run.status}) has no completed epoch left to resume from")
         config = TrainConfig.from_dict(run.config)
-        model = store.load_model(run_id, allow_checkpoint=True)
-        import keras  # noqa: PLC0415
-
-        # The checkpoint was saved compiled; reload it compiled so the optimizer state comes back.
-        model = keras.saving.load_model(run.path / CHECKPOINT_FILE, safe_mode=True)
+        # The checkpoint was saved compiled; load it compiled so the optimizer state comes back. One
+        # verified load: a second, unchecked read of the file could see a different file than the hash.
+        model = store.load_model(run_id, allow_checkpoint=True, compile=True)
         run.meta.update(status=STATUS_RUNNING, pid=os.getpid(), resumed_at=utc_now())
         store.write_meta(run)
         history = run.history()
@@ -381,6 +381,11 @@ def _fit_and_save(
         if model is None:
             with distribution_strategy().scope():
                 model = build_compiled_model(config, steps_per_epoch)
+        if "model" not in run.meta:
+            # Size and cost of the architecture, so the app can show them without building a model.
+            from .models import multiply_adds  # noqa: PLC0415
+
+            run.meta["model"] = {"parameters": int(model.count_params()), "multiply_adds": multiply_adds(model)}
         train_ds = make_dataset(x_train, y_train, config, training=True)
         val_ds = make_dataset(x_val, y_val, config, training=False)
         callback = _make_callback(

@@ -1,0 +1,176 @@
+"""Shared fixtures: the real dataset (fails loudly when missing), a tiny synthetic dataset,
+an empty run store, and one small trained run that every test file can reuse.
+
+Environment set up here, before fmnist_core is imported anywhere:
+- FMNIST_DATA_DIR defaults to ../shared/data/fashion-mnist beside the repository
+  (CI clones the repository with ../shared beside it);
+- TF_CPP_MIN_LOG_LEVEL=2 keeps TensorFlow's start-up chatter out of the output;
+- FMNIST_RUNS_DIR points at a session temp folder, so nothing is ever written to ./runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+SHARED_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"
+
+os.environ.setdefault("FMNIST_DATA_DIR", str(SHARED_DATA_DIR))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if str(REPO_DIR) not in sys.path:
+    sys.path.insert(0, str(REPO_DIR))
+
+from fmnist_core.constants import DATA_FILES, NUM_CLASSES  # noqa: E402
+from fmnist_core.data import Dataset, DataSource  # noqa: E402
+
+# The recipe of the shared trained run: the seed report's optimiser (Adam 1e-3, constant) with
+# batch 32 and no augmentation, so one epoch on 2,000 images already gives a usable model (~0.70).
+TRAINED_RUN_CONFIG = dict(
+    architecture="seed_cnn",
+    epochs=1,
+    batch_size=32,
+    learning_rate=1e-3,
+    optimizer="adam",
+    schedule="constant",
+    warmup_epochs=0.0,
+    weight_decay=0.0,
+    train_limit=2000,
+    seed=7,
+)
+
+
+def pytest_configure(config):
+    # Keras' own chatter, not ours: fit() on a tf.data.Dataset warns about shuffle=True, and its
+    # TensorFlow backend calls np.array(x) on tensors without the numpy-2 copy keyword.
+    config.addinivalue_line("filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
+    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def real_data_dir() -> Path:
+    return Path(os.environ["FMNIST_DATA_DIR"]).expanduser()
+
+
+def require_real_data() -> Path:
+    """The real data folder, or a loud failure naming what is missing.
+
+    Always a failure in CI (CI=true). Locally too, unless FMNIST_ALLOW_MISSING_DATA=1 asks
+    for a skip instead.
+    """
+    folder = real_data_dir()
+    missing = [name for name in DATA_FILES.values() if not (folder / name).is_file()]
+    if missing:
+        message = (
+            f"Fashion-MNIST files {missing} are missing from {folder} (FMNIST_DATA_DIR). "
+            "Tests that need real images cannot run; put the four .gz files there "
+            "(CI expects ../shared/data/fashion-mnist beside the repository)."
+        )
+        if _truthy(os.environ.get("FMNIST_ALLOW_MISSING_DATA")) and not _truthy(os.environ.get("CI")):
+            pytest.skip(message)
+        pytest.fail(message, pytrace=False)
+    return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_runs_dir(tmp_path_factory):
+    """No test may write into the project's runs/ folder by accident."""
+    previous = os.environ.get("FMNIST_RUNS_DIR")
+    os.environ["FMNIST_RUNS_DIR"] = str(tmp_path_factory.mktemp("default-runs"))
+    yield
+    if previous is None:
+        os.environ.pop("FMNIST_RUNS_DIR", None)
+    else:
+        os.environ["FMNIST_RUNS_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def real_data_folder() -> Path:
+    return require_real_data()
+
+
+@pytest.fixture(scope="session")
+def real_dataset(real_data_folder):
+    """The full real Fashion-MNIST (60,000 + 10,000 images), read once per session."""
+    from fmnist_core.data import load_dataset
+
+    return load_dataset(real_data_folder)
+
+
+def make_synthetic_dataset(n_train: int = 1000, n_test: int = 200, seed: int = 0) -> Dataset:
+    """A learnable fake dataset: class c lights up a 3-pixel band at rows 2c+3..2c+5, plus noise."""
+    rng = np.random.default_rng(seed)
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = np.arange(n, dtype=np.int64) % NUM_CLASSES
+        rng.shuffle(labels)
+        images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+        for i, label in enumerate(labels):
+            images[i, 2 * label + 3 : 2 * label + 6, 4:24] = 220
+        return images, labels
+
+    x_train, y_train = make(n_train)
+    x_test, y_test = make(n_test)
+    source = DataSource(folder="<synthetic>", official=False, md5={})
+    return Dataset(x_train, y_train, x_test, y_test, source)
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset() -> Dataset:
+    """1,000 training and 200 test images; train on it with validation='test' (no 5,000 holdout)."""
+    return make_synthetic_dataset()
+
+
+@pytest.fixture
+def tmp_store(tmp_path):
+    """An empty RunStore in tmp_path, without the shipped default run."""
+    from fmnist_core.runs import RunStore
+
+    return RunStore(tmp_path / "runs", pretrained_dir=None)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, real_dataset):
+    """(store, run_id): seed_cnn trained 1 epoch on 2,000 real images. Treat it as read-only;
+    use `trained_run_copy` to get a private copy you may modify."""
+    from fmnist_core.config import TrainConfig
+    from fmnist_core.runs import RunStore
+    from fmnist_core.training import train
+
+    store = RunStore(tmp_path_factory.mktemp("trained-run"), pretrained_dir=None)
+    result = train(TrainConfig(**TRAINED_RUN_CONFIG), dataset=real_dataset, store=store, command="pytest fixture")
+    assert result.status == "completed", result.run.meta
+    return store, result.run.run_id
+
+
+@pytest.fixture(scope="session")
+def tiny_run(trained_run):
+    """Alias of trained_run."""
+    return trained_run
+
+
+@pytest.fixture(scope="session")
+def trained_model(trained_run):
+    """The trained run's model, loaded (verified) once per session."""
+    store, run_id = trained_run
+    return store.load_model(run_id)
+
+
+@pytest.fixture
+def trained_run_copy(trained_run, tmp_path):
+    """(store, run_id): a private copy of the trained run in a fresh store under tmp_path."""
+    from fmnist_core.runs import RunStore
+
+    store, run_id = trained_run
+    root = tmp_path / "runs-copy"
+    root.mkdir()
+    shutil.copytree(store.root / run_id, root / run_id)
+    return RunStore(root, pretrained_dir=None), run_id

@@ -1,0 +1,105 @@
+"""fmnist_core.jobs.JobManager: one background training job per server, progress snapshots,
+stop, and failures reported rather than raised."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fmnist_core.config import TrainConfig
+from fmnist_core.errors import TrainingBusyError
+from fmnist_core.jobs import JOB_MANAGER, JobManager
+
+# 1,000 synthetic images in batches of 50 -> 20 batches per epoch. Many epochs, so the job is
+# certainly still running when the test stops it (a stopped job ends after the current batch).
+LONG_CONFIG = TrainConfig(
+    architecture="seed_cnn",
+    epochs=100,
+    batch_size=50,
+    learning_rate=1e-3,
+    optimizer="adam",
+    schedule="constant",
+    warmup_epochs=0.0,
+    weight_decay=0.0,
+    validation="test",
+    seed=1,
+)
+
+
+def wait_for(predicate, manager: JobManager, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = manager.snapshot()
+        if predicate(snap):
+            return snap
+        time.sleep(0.05)
+    pytest.fail(f"condition not reached within {timeout}s; last snapshot: {manager.snapshot()}")
+
+
+def test_module_has_one_shared_manager():
+    assert isinstance(JOB_MANAGER, JobManager)
+
+
+def test_job_runs_reports_progress_refuses_a_second_and_stops(synthetic_dataset, tmp_store):
+    manager = JobManager()
+    assert manager.snapshot() is None
+    assert manager.stop() is False  # nothing to stop
+
+    first = manager.start(LONG_CONFIG, store=tmp_store, dataset=synthetic_dataset)
+    assert first.job_id == 1 and first.active and first.config == LONG_CONFIG
+    with pytest.raises(TrainingBusyError):
+        manager.start(LONG_CONFIG, store=tmp_store, dataset=synthetic_dataset)
+
+    snap = wait_for(lambda s: s.status == "running" and s.batch > 0, manager)
+    assert snap.run_id and tmp_store.get(snap.run_id).status == "running"
+    assert snap.total_epochs == 100 and snap.steps_per_epoch == 20
+    assert snap.epoch >= 1 and 1 <= snap.batch <= 20
+    assert 0.0 < snap.fraction < 1.0 and snap.elapsed_seconds > 0
+    assert snap.eta_seconds is not None and snap.eta_seconds > 0
+    with pytest.raises(TrainingBusyError):  # still refused while it runs
+        manager.start(LONG_CONFIG, store=tmp_store, dataset=synthetic_dataset)
+
+    # Snapshots are copies: changing one does not reach the job.
+    snap.history.setdefault("loss", []).append(123.0)
+    assert manager.snapshot().history.get("loss", []) != snap.history["loss"]
+
+    assert manager.stop() is True
+    assert manager.snapshot().status in {"stopping", "stopped"}
+    final = manager.wait(timeout=120)
+    assert final.status == "stopped" and not final.active
+    assert final.test_accuracy is not None and final.error is None
+    assert final.epoch < 100
+    run = tmp_store.get(final.run_id)
+    assert run.status == "stopped" and run.has_model
+
+    # Once it ended, a new job may start (and is refused no longer).
+    again = manager.start(LONG_CONFIG, store=tmp_store, dataset=synthetic_dataset)
+    assert again.job_id == 2
+    wait_for(lambda s: s.status == "running", manager)
+    manager.stop()
+    assert manager.wait(timeout=120).status == "stopped"
+
+
+def test_failing_job_reports_failed_with_the_message(synthetic_dataset, tmp_store):
+    manager = JobManager()
+    # holdout validation needs more than 5,000 training images; the synthetic set has 1,000.
+    manager.start(LONG_CONFIG.with_changes(validation="holdout"), store=tmp_store, dataset=synthetic_dataset)
+    final = manager.wait(timeout=120)
+    assert final.status == "failed" and not final.active
+    assert "val_size" in final.error
+    assert final.test_accuracy is None
+    (run,) = tmp_store.list_runs()
+    assert run.status == "failed" and "val_size" in run.meta["error"]
+
+
+def test_job_that_fails_before_creating_a_run(synthetic_dataset, tmp_path):
+    """Errors raised before any event (here: the runs folder is a file) still end as 'failed'."""
+    from fmnist_core.runs import RunStore
+
+    not_a_folder = tmp_path / "runs"
+    not_a_folder.write_text("a file where the runs folder should be")
+    manager = JobManager()
+    manager.start(LONG_CONFIG, store=RunStore(not_a_folder, pretrained_dir=None), dataset=synthetic_dataset)
+    final = manager.wait(timeout=60)
+    assert final.status == "failed" and final.error and final.run_id is None
