@@ -354,6 +354,10 @@ def resume(
         model = store.load_model(run_id, allow_checkpoint=True, compile=True)
         run.meta.update(status=STATUS_RUNNING, pid=os.getpid(), resumed_at=utc_now())
         store.write_meta(run)
+        # Temporary files left by a process killed while writing are never part of a run.
+        for leftover in run.path.glob(".*"):
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
         history = run.history()
         return _fit_and_save(
             config, dataset, store, run, history, run.epochs_completed, listener, stop_event, report_every_s, model

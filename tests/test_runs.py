@@ -434,5 +434,6 @@ def test_sigkill_while_saving_the_model_then_resume(kill_store, real_dataset, tm
     assert run.status == "completed" and run.epochs_completed == 1
     assert all(len(v) == 1 for v in run.history().values())  # no extra epoch was trained
     assert run.has_model and run.test_accuracy is not None
+    assert not [p for p in run.path.iterdir() if p.name.startswith(".")]  # the dead temp file is gone
     kill_store.load_model(killed)
     assert_earlier_runs_intact(kill_store, earlier)
