@@ -1,0 +1,80 @@
+"""Augmentation lab: one image through the exact augmentation layers training uses, live."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.augmentation import AugmentationConfig
+from fmnist_core.charts import augmentation_figure
+from fmnist_core.constants import CLASS_NAMES, TRAIN_SIZE
+from ui.layout import PAGE_PATHS, guarded, page_header
+from ui.loaders import augmented_previews, class_indices, split_arrays
+from ui.training_form import LAB_HANDOFF_KEY
+
+page_header(
+    "Augmentation lab",
+    "Random rotations, shifts, zooms and flips show the network a slightly different image every epoch. "
+    "Pick an image and tune the settings: the previews run through the very layer stack used in training.",
+    icon=":material/auto_fix_high:",
+)
+
+state = st.session_state
+PICK_MODES = {"class": "By class", "index": "By index", "random": "At random"}
+COUNTS = [8, 12, 16]
+state.setdefault("lab_random_index", 0)
+
+
+def _new_random() -> None:
+    state["lab_random_index"] = int(np.random.default_rng().integers(TRAIN_SIZE))
+
+
+with guarded():
+    images, labels = split_arrays("train")
+    pick, settings = st.columns([1, 2], gap="large")
+    with pick:
+        st.subheader("Image", anchor=False)
+        mode = st.segmented_control("Pick an image", list(PICK_MODES), format_func=PICK_MODES.get, default="class",
+                                    required=True, key="lab_pick_mode", persist_state="session") or "class"
+        if mode == "class":
+            name = st.selectbox("Class", CLASS_NAMES, key="lab_class", persist_state="session")
+            members = class_indices("train", CLASS_NAMES.index(name))
+            nth = st.number_input(f"Example (1–{len(members):,})", min_value=1, max_value=len(members), step=1,
+                                  key="lab_nth", persist_state="session")
+            index = int(members[nth - 1])
+        elif mode == "index":
+            index = int(st.number_input(f"Training image index (0–{len(labels) - 1:,})", min_value=0,
+                                        max_value=len(labels) - 1, step=1, key="lab_index", persist_state="session"))
+        else:
+            st.button("Pick another random image", icon=":material/casino:", on_click=_new_random)
+            index = int(state["lab_random_index"]) % len(labels)
+        st.caption(f"Training image #{index:,}: **{CLASS_NAMES[labels[index]]}**")
+
+    with settings:
+        st.subheader("Settings", anchor=False)
+        c1, c2 = st.columns(2)
+        rotation = c1.slider("Rotation (± degrees)", 0.0, 180.0, step=1.0, key="lab_rotation_deg", persist_state="session")
+        zoom = c2.slider("Zoom (± fraction)", 0.0, 0.9, step=0.01, key="lab_zoom", persist_state="session")
+        width_shift = c1.slider("Width shift (± fraction)", 0.0, 0.5, step=0.01, key="lab_width_shift",
+                                persist_state="session")
+        height_shift = c2.slider("Height shift (± fraction)", 0.0, 0.5, step=0.01, key="lab_height_shift",
+                                 persist_state="session")
+        c3, c4, c5 = st.columns(3, vertical_alignment="bottom")
+        flip = c3.toggle("Horizontal flip", key="lab_horizontal_flip", persist_state="session")
+        seed = c4.number_input("Preview seed", min_value=0, max_value=1_000_000, step=1, key="lab_seed",
+                               persist_state="session")
+        count = c5.selectbox("Versions", COUNTS, key="lab_count", persist_state="session")
+
+    config = AugmentationConfig(rotation_deg=rotation, width_shift=width_shift, height_shift=height_shift,
+                                zoom=zoom, horizontal_flip=flip)
+    if not config.enabled:
+        st.info("Every transform is off, so each version equals the original. Move a slider to see augmentation.",
+                icon=":material/tune:")
+    augmented = augmented_previews("train", index, config.to_dict(), int(count), int(seed))
+    st.plotly_chart(augmentation_figure(images[index], augmented, cols=min(9, int(count) + 1)), key="lab_grid",
+                    width="content", config={"displayModeBar": False})
+    st.caption("The same seed gives the same versions; change it to draw new random transforms.")
+
+    if st.button("Use these settings for training", type="primary", icon=":material/model_training:"):
+        state[LAB_HANDOFF_KEY] = config.to_dict()
+        st.switch_page(PAGE_PATHS["training"])

@@ -1,0 +1,504 @@
+"""The Streamlit app, page by page, through Streamlit's own AppTest (no browser).
+
+A copy of conftest's tiny trained run (seed_cnn, 1 epoch, 2,000 images) sits in a private
+runs folder, with the shipped default run switched off, so every page has a real active
+model. Each test then drives a page's main widgets and checks that what is shown changes
+the way a user would expect. AppTest runs the scripts in this process, so the background
+training job of the Training page is the same JOB_MANAGER the tests wait on.
+
+Not covered here (AppTest cannot do it): drawing on the canvas in a browser (the canvas is
+checked to render, and the drawing path is tested through the same ui function the page
+calls), the fragment's timed auto-refresh (AppTest runs a fragment once per run; the tests
+rerun by hand), and how the pages look.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TIMEOUT = 120  # seconds per AppTest run: the first TensorFlow import is slow on 2 busy cores
+CORRECT = "#2ca02c"
+WRONG = "#d62728"
+
+
+# ---------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def app_runs(trained_run, tmp_path_factory):
+    """A private runs folder holding a copy of conftest's tiny trained run (seed_cnn, 1 epoch,
+    2,000 images); the tests add their own runs beside it."""
+    from fmnist_core.runs import RunStore
+
+    store, run_id = trained_run
+    runs = tmp_path_factory.mktemp("app-runs")
+    shutil.copytree(store.root / run_id, runs / run_id)
+    run = RunStore(runs, pretrained_dir=None).get(run_id)
+    return {"runs": runs, "run_id": run_id, "accuracy": run.test_accuracy}
+
+
+@pytest.fixture()
+def app_env(app_runs, monkeypatch):
+    """Point the app at the private runs folder, with the shipped default run switched off."""
+    monkeypatch.setenv("FMNIST_RUNS_DIR", str(app_runs["runs"]))
+    monkeypatch.setenv("FMNIST_PRETRAINED_DIR", "none")  # never pick up a shipped default run
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    return app_runs
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(monkeypatch):
+    """Run every AppTest run the way a warm server does: through app.py's st.navigation.
+
+    AppTest forgets, before each run, that st.navigation replaced the legacy pages/ folder
+    mode, so after switch_page() it would run a page file without app.py. The app repairs
+    that itself (ui.layout.ensure_navigation_frame reruns through app.py), but that rerun
+    drops the button click of the run. Real servers keep the mode once set.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture()
+def at(app_env) -> AppTest:
+    """A fresh session of the app, on the Home page, with the fixture's model active."""
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.session_state["active_run_id"] = app_env["run_id"]
+    app.run()
+    assert not app.exception
+    return app
+
+
+def open_page(app: AppTest, page: str) -> AppTest:
+    app.switch_page(f"pages/{page}.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def no_errors(app: AppTest) -> None:
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+
+
+def figure(app: AppTest, key: str) -> dict:
+    """The Plotly figure (as JSON) of the st.plotly_chart with this key."""
+    for chart in app.get("plotly_chart"):
+        if chart.key == key or chart.proto.id.endswith(key):
+            return json.loads(chart.proto.spec)
+    raise AssertionError(f"no chart {key!r}; found {[c.key for c in app.get('plotly_chart')]}")
+
+
+def grid_titles(fig: dict) -> list[tuple[str, str]]:
+    """(text, colour) of each image title in an image_grid figure."""
+    return [(a["text"], a["font"]["color"]) for a in fig["layout"].get("annotations", [])]
+
+
+def values(data) -> np.ndarray:
+    """A Plotly array from figure JSON: a plain list, or Plotly 6's typed {"bdata", "dtype", "shape"}."""
+    if isinstance(data, dict) and "bdata" in data:
+        array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
+        shape = data.get("shape")
+        if shape:
+            array = array.reshape([int(n) for n in str(shape).split(",")])
+        return array
+    return np.asarray(data)
+
+
+def grid_images(fig: dict) -> np.ndarray:
+    return np.array([values(trace["z"]) for trace in fig["data"] if trace["type"] == "image"], dtype=np.uint8)
+
+
+def sidebar_text(app: AppTest) -> str:
+    return " ".join(m.value for m in app.sidebar.markdown) + " " + " ".join(str(m.value) for m in app.sidebar.metric)
+
+
+# ---------------------------------------------------------------- every page renders
+@pytest.mark.parametrize("page", ["home", "data_explorer", "augmentation_lab", "training", "predictions", "classify"])
+def test_every_page_renders_with_the_active_model_in_the_sidebar(at, app_env, page):
+    open_page(at, page)
+    no_errors(at)
+    assert app_env["run_id"] in sidebar_text(at)
+    assert at.title, "every page has a title"
+
+
+def test_home_shows_dataset_model_card_and_links(at, app_env):
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.main.metric}
+    assert metrics["Training images"] == "60,000" and metrics["Classes"] == "10"
+    assert metrics["Test accuracy"] == f"{100 * app_env['accuracy']:.2f}%"
+    assert "Parameters" in metrics and "Multiply-adds / image" in metrics  # read from run.json
+    assert any("official Fashion-MNIST files" in c.value or "copy" in c.value for c in at.caption)
+    assert any("pytest fixture" in c.value for c in at.code)  # how it was trained
+    links = {link.proto.page for link in at.get("page_link")}
+    assert {"data_explorer", "augmentation_lab", "training", "predictions", "classify"} <= links  # url paths
+
+
+def test_home_does_not_import_tensorflow(app_env):
+    """Home opens without loading TensorFlow/Keras (checked in a fresh interpreter)."""
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT})
+        at.run()
+        print(json.dumps({{
+            "exception": [e.value for e in at.exception],
+            "metrics": [m.label for m in at.main.metric],
+            "tensorflow": "tensorflow" in sys.modules,
+            "keras": "keras" in sys.modules,
+        }}))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ), capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["exception"] == []
+    assert "Test accuracy" in report["metrics"], "the model card was rendered"
+    assert report["tensorflow"] is False and report["keras"] is False
+
+
+# ---------------------------------------------------------------- data explorer
+def test_data_explorer_filters_shuffles_and_pages(at):
+    open_page(at, "data_explorer")
+    first = grid_titles(figure(at, "dx_grid"))
+    assert len(first) == 24
+    assert len({t.split("<br>")[0] for t, _ in first}) > 1  # all classes mixed
+
+    at.multiselect(key="dx_classes").set_value(["Trouser"]).run()
+    no_errors(at)
+    titles = grid_titles(figure(at, "dx_grid"))
+    assert len(titles) == 24 and all(t.split("<br>")[0] == "Trouser" for t, _ in titles)
+
+    at.number_input(key="dx_page").set_value(2).run()
+    page_two = grid_titles(figure(at, "dx_grid"))
+    assert all(t.split("<br>")[0] == "Trouser" for t, _ in page_two) and page_two != titles
+
+    at.button[0].click().run()  # Reshuffle: a new seed and back to page 1
+    assert at.number_input(key="dx_seed").value == 1 and at.number_input(key="dx_page").value == 1
+    assert grid_titles(figure(at, "dx_grid")) != titles
+
+    at.selectbox(key="dx_per_page").set_value(48).run()  # how many
+    assert len(grid_titles(figure(at, "dx_grid"))) == 48
+
+    at.multiselect(key="dx_classes").set_value(["Bag", "Sandal"]).run()
+    at.segmented_control(key="dx_split").set_value("test").run()
+    no_errors(at)
+    assert {t.split("<br>")[0] for t, _ in grid_titles(figure(at, "dx_grid"))} <= {"Bag", "Sandal"}
+    assert any("2,000 images of Bag, Sandal in the test set" in c.value for c in at.caption)
+
+    counts = figure(at, "dx_counts")
+    assert [trace["name"] for trace in counts["data"]] == ["Train", "Test"]
+    means = figure(at, "dx_means")
+    assert len(grid_images(means)) == 10
+
+
+# ---------------------------------------------------------------- augmentation lab
+def test_augmentation_lab_updates_live_and_hands_settings_to_training(at):
+    open_page(at, "augmentation_lab")
+    no_errors(at)
+    images = grid_images(figure(at, "lab_grid"))
+    assert len(images) == 9  # the original and 8 versions
+    assert all(np.array_equal(images[0], img) for img in images[1:]), "all transforms off: copies of the original"
+
+    at.slider(key="lab_rotation_deg").set_value(40.0).run()
+    no_errors(at)
+    rotated = grid_images(figure(at, "lab_grid"))
+    assert np.array_equal(rotated[0], images[0])  # the original is unchanged
+    assert sum(not np.array_equal(rotated[0], img) for img in rotated[1:]) >= 6
+
+    at.number_input(key="lab_seed").set_value(7).run()
+    assert not np.array_equal(grid_images(figure(at, "lab_grid"))[1:], rotated[1:])  # a new random draw
+
+    at.selectbox(key="lab_class").set_value("Sneaker").run()
+    assert "Sneaker" in " ".join(c.value for c in at.caption)
+
+    at.toggle(key="lab_horizontal_flip").set_value(True).run()
+    next(b for b in at.button if b.label == "Use these settings for training").click().run()
+    no_errors(at)
+    assert at.slider(key="aug_rotation_deg").value == 40.0  # now on the Training page, pre-filled
+    assert at.toggle(key="aug_horizontal_flip").value is True
+    assert any("Augmentation lab" in i.value for i in at.info)
+
+
+# ---------------------------------------------------------------- training
+def _quick_run_settings(app: AppTest, epochs: int) -> None:
+    app.selectbox(key="tr_architecture").set_value("seed_cnn")
+    app.number_input(key="tr_epochs").set_value(epochs)
+    app.number_input(key="tr_batch_size").set_value(100)
+    app.selectbox(key="tr_optimizer").set_value("adam")
+    app.selectbox(key="tr_schedule").set_value("constant")
+    app.toggle(key="tr_use_subset").set_value(True)
+    app.run()  # the subset size is enabled once the toggle is on
+    app.number_input(key="tr_train_limit").set_value(200)
+    app.run()
+
+
+def _start(app: AppTest) -> None:
+    next(b for b in app.button if b.label == "Start training").click().run()
+    no_errors(app)
+
+
+def test_training_presets_fill_the_form(at):
+    open_page(at, "training")
+    assert at.number_input(key="tr_epochs").value == 10  # the default preset
+    at.segmented_control(key="tr_preset").set_value("seed").run()
+    no_errors(at)
+    assert at.selectbox(key="tr_architecture").value == "seed_cnn"
+    assert at.number_input(key="tr_epochs").value == 50
+    assert at.number_input(key="tr_batch_size").value == 64
+    assert at.selectbox(key="tr_validation").value == "test"
+    assert at.slider(key="aug_rotation_deg").value == 10.0 and at.toggle(key="aug_horizontal_flip").value is True
+
+
+def test_training_runs_in_the_background_and_becomes_active(at, app_env):
+    from fmnist_core.jobs import JOB_MANAGER
+    from fmnist_core.runs import RunStore
+
+    open_page(at, "training")
+    _quick_run_settings(at, epochs=1)
+    _start(at)
+    snap = JOB_MANAGER.snapshot()
+    assert snap is not None and snap.config.train_limit == 200
+    if snap.active:  # still running: the live view and a Stop button are shown, Start is disabled
+        assert any(s.value == "Training now" for s in at.subheader)
+        assert next(b for b in at.button if b.label == "Start training").disabled
+        assert at.get("progress")
+
+    # A second session sees the same server-wide job (or its result).
+    other = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    other.run()
+    open_page(other, "training")
+    assert any(s.value in {"Training now", "Last training run"} for s in other.subheader)
+
+    final = JOB_MANAGER.wait(timeout=240)
+    assert final is not None and final.status == "completed", final
+    at.run()
+    no_errors(at)
+    assert any(final.run_id in s.value and "finished" in s.value for s in at.success)
+    assert RunStore(app_env["runs"], pretrained_dir=None).get(final.run_id).status == "completed"
+
+    next(b for b in at.button if b.label == "Make it the active model").click().run()
+    no_errors(at)
+    assert final.run_id in sidebar_text(at)
+
+    # The new run is in Load and Compare.
+    assert any(final.run_id in option for option in at.selectbox(key="tr_load_run").options)
+    at.multiselect(key="tr_compare_runs").set_value([app_env["run_id"], final.run_id]).run()
+    compare = figure(at, "tr_compare_chart")
+    assert {trace["name"] for trace in compare["data"]} == {app_env["run_id"], final.run_id}
+
+    # Load: make the fixture's run active again from the list.
+    at.selectbox(key="tr_load_run").set_value(app_env["run_id"]).run()
+    at.button(key="tr_make_active").click().run()
+    no_errors(at)
+    assert app_env["run_id"] in sidebar_text(at)
+
+
+def test_reruns_do_not_clear_keras_state_under_a_training_job(at):
+    """Streamlit clears the Keras session after every run unless the app (ui.runtime) stops it."""
+    import keras  # noqa: F401 - Streamlit only clears Keras once it is imported
+    from keras.src.backend.common import global_state
+
+    before = global_state.GLOBAL_STATE_TRACKER
+    at.run()
+    open_page(at, "data_explorer")
+    assert global_state.GLOBAL_STATE_TRACKER is before
+
+
+def test_training_stop_keeps_a_stopped_run(at, app_env):
+    from fmnist_core.jobs import JOB_MANAGER
+    from fmnist_core.runs import RunStore
+
+    JOB_MANAGER.wait(timeout=240)  # nothing else may be training
+    open_page(at, "training")
+    _quick_run_settings(at, epochs=20)
+    _start(at)
+    stop = [b for b in at.button if b.label == "Stop training"]
+    if stop:
+        stop[0].click().run()
+    else:  # the page rendered before the job registered; stop it the way the button does
+        JOB_MANAGER.stop()
+    final = JOB_MANAGER.wait(timeout=240)
+    assert final.status == "stopped", final
+    at.run()
+    no_errors(at)
+    assert any("stopped early" in w.value for w in at.warning)
+    assert RunStore(app_env["runs"], pretrained_dir=None).get(final.run_id).status == "stopped"
+
+
+def test_training_resume_continues_a_stopped_run(at, app_env):
+    import time
+
+    from fmnist_core.jobs import JOB_MANAGER
+    from fmnist_core.runs import RunStore
+
+    JOB_MANAGER.wait(timeout=240)
+    open_page(at, "training")
+    _quick_run_settings(at, epochs=2)
+    at.number_input(key="tr_train_limit").set_value(600).run()  # 6 batches: time to stop inside epoch 2
+    _start(at)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # stop once the first epoch is checkpointed
+        snap = JOB_MANAGER.snapshot()
+        if snap.history.get("val_accuracy") or not snap.active:
+            break
+        time.sleep(0.01)
+    JOB_MANAGER.stop()  # what the Stop button's on_click does
+    stopped = JOB_MANAGER.wait(timeout=240)
+    store = RunStore(app_env["runs"], pretrained_dir=None)
+    run = store.get(stopped.run_id)
+    assert stopped.status == "stopped" and run.resumable, (stopped, run.epochs_completed)
+
+    at.run()
+    at.selectbox(key="tr_load_run").set_value(run.run_id).run()
+    resume = at.button(key="tr_resume")
+    assert not resume.disabled
+    resume.click().run()
+    no_errors(at)
+    final = JOB_MANAGER.wait(timeout=240)
+    assert final.status == "completed" and final.run_id == run.run_id, final
+    assert store.get(run.run_id).epochs_completed == 2
+
+
+# ---------------------------------------------------------------- predictions
+def test_predictions_metrics_filters_and_detail(at, app_env):
+    open_page(at, "predictions")
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.main.metric}
+    assert metrics["Test accuracy"] == f"{100 * app_env['accuracy']:.2f}%"
+    confusion = figure(at, "pr_confusion")
+    assert confusion["data"][0]["x"][0] == "T-shirt/top" and len(confusion["data"][0]["y"]) == 10
+    assert at.dataframe, "per-class table"
+
+    titles = grid_titles(figure(at, "pr_grid"))
+    assert len(titles) == 24 and all(t.startswith("Pred: ") for t, _ in titles)
+
+    at.toggle(key="pr_wrong_only").set_value(True).run()
+    no_errors(at)
+    wrong = grid_titles(figure(at, "pr_grid"))
+    assert wrong and all(color == WRONG for _, color in wrong)
+    for text, _ in wrong:
+        pred, true = text.split("<br>")
+        assert pred.removeprefix("Pred: ").rsplit(" (", 1)[0] != true.removeprefix("True: ")
+
+    at.multiselect(key="pr_true").set_value(["Shirt"]).run()
+    at.selectbox(key="pr_sort").set_value("confidence_asc").run()
+    shirts = grid_titles(figure(at, "pr_grid"))
+    assert shirts and all(t.endswith("True: Shirt") and c == WRONG for t, c in shirts)
+
+    picker = at.selectbox(key="pr_selected")
+    second = int(picker.options[1].split()[0].lstrip("#"))  # labels read "#<test index> ✗ true …"
+    picker.set_value(second).run()
+    no_errors(at)
+    assert any(f"Test image #{second}" in caption for img in at.image for caption in img.captions)
+    bars = figure(at, "pr_bars")
+    assert len(values(bars["data"][0]["x"])) == 10
+    assert any(m.value.startswith("Top 3:") for m in at.markdown)
+
+    at.toggle(key="pr_wrong_only").set_value(False).run()
+    at.multiselect(key="pr_true").set_value([]).run()
+    at.multiselect(key="pr_pred").set_value(["Trouser"]).run()
+    assert all("Pred: Trouser" in t for t, _ in grid_titles(figure(at, "pr_grid")))
+
+
+# ---------------------------------------------------------------- classify
+def _png(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_classify_upload_shows_model_input_and_prediction(at):
+    from fmnist_core.data import load_dataset
+
+    open_page(at, "classify")
+    assert at.get("bidi_component"), "the drawing canvas renders under this Streamlit"
+    boot = load_dataset().x_test[0]  # an ankle boot, enlarged like a photo
+    at.file_uploader(key="cl_upload").set_value(("boot.png", _png(np.kron(boot, np.ones((8, 8), np.uint8))), "image/png"))
+    at.run()
+    no_errors(at)
+    assert any(m.value.startswith("### Prediction: ") for m in at.markdown)
+    assert any(m.value.startswith("1. ") for m in at.markdown)  # the top 3
+    assert len(values(figure(at, "cl_upload_bars")["data"][0]["x"])) == 10
+    assert len(at.image) >= 2  # the original and the 28x28 input
+
+    at.file_uploader(key="cl_upload").set_value(("broken.png", b"\x89PNG\r\n\x1a\n but not really", "image/png"))
+    at.run()
+    assert not at.exception
+    assert any("This image cannot be classified" in e.value for e in at.error)
+
+
+def test_classify_drawing_path_through_the_page_function(app_env):
+    """The Draw tab calls ui.classify.classify_drawing on the canvas' RGBA pixels; AppTest cannot draw."""
+    from fmnist_core.errors import EmptyImageError
+    from fmnist_core.runs import RunStore
+    from ui.classify import classify_drawing
+
+    run = RunStore(app_env["runs"], pretrained_dir=None).get(app_env["run_id"])
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[..., 3] = 255  # black background, opaque
+    canvas[40:240, 70:130, :3] = 255  # two white trouser legs
+    canvas[40:240, 150:210, :3] = 255
+    canvas[40:80, 70:210, :3] = 255
+    result = classify_drawing(run, canvas)
+    assert result.probabilities.shape == (10,) and abs(float(result.probabilities.sum()) - 1) < 1e-4
+    assert len(result.top3) == 3 and result.preprocessed.as_uint8().shape == (28, 28)
+    with pytest.raises(EmptyImageError):
+        classify_drawing(run, np.zeros((280, 280, 4), np.uint8))
+
+
+# ---------------------------------------------------------------- empty state and errors
+def test_without_any_model_every_page_says_what_to_do(app_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_RUNS_DIR", str(tmp_path / "no-runs"))
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    for page in ("home", "data_explorer", "training", "predictions", "classify"):
+        open_page(app, page)
+        if page != "training":  # it may show the last job's outcome from another test
+            no_errors(app)
+        if page in {"home", "predictions", "classify"}:
+            assert any("Train one on the Training page" in i.value for i in app.info), page
+    assert any("None yet" in c.value for c in app.sidebar.caption)
+
+
+def test_errors_are_friendly_and_never_tracebacks():
+    from fmnist_core.errors import DataNotFoundError, TrainingBusyError
+    from ui.layout import friendly_error
+
+    assert "already training" in friendly_error(TrainingBusyError("busy"))
+    assert "FMNIST_DATA_DIR" in friendly_error(DataNotFoundError("missing files"))
+
+    def page():
+        from ui.layout import guarded
+
+        with guarded():
+            raise RuntimeError("secret internal detail")
+
+    app = AppTest.from_function(page, default_timeout=30)
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1 and "secret" not in app.error[0].value

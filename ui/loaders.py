@@ -1,0 +1,165 @@
+"""Cached loaders: the dataset, derived views of it, models, evaluations and histories.
+
+* ``st.cache_resource`` holds objects that are shared read-only by every session and would
+  be wasteful to copy: the decoded dataset (~55 MB of uint8 arrays, read once per process)
+  and loaded models wrapped in ``fmnist_core.inference.Predictor``.
+* ``st.cache_data`` holds the arrays and results the pages draw: class counts, mean
+  images, shuffled/filtered index lists, augmentation previews, test-set evaluations and
+  training histories. Every key includes what the value depends on (a model's SHA-256,
+  the data files' MD5, a history file's modification time), so nothing stale is served.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.charts import class_counts, mean_images
+from fmnist_core.data import Dataset, load_dataset, resolve_data_dir
+from fmnist_core.evaluation import EvaluationResult
+from fmnist_core.runs import HISTORY_FILE, RunInfo
+
+from .state import pretrained_dir, run_store
+
+SPLITS = ("train", "test")
+
+
+# ---------------------------------------------------------------- dataset
+@st.cache_resource(show_spinner="Reading Fashion-MNIST…", max_entries=2)
+def _dataset(folder: str, from_env: bool) -> Dataset:
+    return load_dataset(folder) if from_env else load_dataset()
+
+
+def dataset() -> Dataset:
+    """The training and test sets (shared by all sessions; never modify the arrays)."""
+    folder, from_env = resolve_data_dir()
+    return _dataset(str(folder), from_env)
+
+
+def split_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
+    data = dataset()
+    if split == "train":
+        return data.x_train, data.y_train
+    if split == "test":
+        return data.x_test, data.y_test
+    raise ValueError(f"unknown split {split!r}")
+
+
+def data_fingerprint() -> str:
+    """The MD5s of the files read, for cache keys that must change with the data."""
+    md5 = dataset().source.md5
+    return ",".join(f"{name}={md5[name]}" for name in sorted(md5))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _class_counts(fingerprint: str) -> tuple[np.ndarray, np.ndarray]:
+    data = dataset()
+    return class_counts(data.y_train), class_counts(data.y_test)
+
+
+def class_counts_both() -> tuple[np.ndarray, np.ndarray]:
+    """Images per class in (train, test)."""
+    return _class_counts(data_fingerprint())
+
+
+@st.cache_data(show_spinner="Averaging the images of each class…", max_entries=4)
+def _mean_images(fingerprint: str, split: str) -> np.ndarray:
+    return mean_images(*split_arrays(split))
+
+
+def class_mean_images(split: str) -> np.ndarray:
+    return _mean_images(data_fingerprint(), split)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _shuffled_indices(fingerprint: str, split: str, classes: tuple[int, ...], seed: int) -> np.ndarray:
+    _, labels = split_arrays(split)
+    indices = np.flatnonzero(np.isin(labels, classes)) if classes else np.arange(len(labels))
+    return np.random.default_rng(seed).permutation(indices)
+
+
+def shuffled_indices(split: str, classes: tuple[int, ...], seed: int) -> np.ndarray:
+    """Indices of the split's images of the given classes (all when empty), shuffled by seed."""
+    return _shuffled_indices(data_fingerprint(), split, tuple(sorted(set(classes))), int(seed))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _class_indices(fingerprint: str, split: str, label: int) -> np.ndarray:
+    _, labels = split_arrays(split)
+    return np.flatnonzero(labels == label)
+
+
+def class_indices(split: str, label: int) -> np.ndarray:
+    return _class_indices(data_fingerprint(), split, int(label))
+
+
+# ---------------------------------------------------------------- augmentation preview
+@st.cache_data(show_spinner="Augmenting…", max_entries=64)
+def _augmented(fingerprint: str, split: str, index: int, settings: tuple, count: int, seed: int) -> np.ndarray:
+    from fmnist_core.augmentation import AugmentationConfig, augment_preview  # noqa: PLC0415 - imports Keras
+
+    images, _ = split_arrays(split)
+    return augment_preview(images[index], AugmentationConfig.from_dict(dict(settings)), count=count, seed=seed)
+
+
+def augmented_previews(split: str, index: int, settings: dict, count: int, seed: int) -> np.ndarray:
+    """count augmented copies of one dataset image through the training augmentation stack."""
+    return _augmented(data_fingerprint(), split, int(index), tuple(sorted(settings.items())), int(count), int(seed))
+
+
+# ---------------------------------------------------------------- models and runs
+def _store_key() -> tuple[str, str]:
+    store = run_store()
+    return str(store.root), str(pretrained_dir())
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _predictor(root: str, pretrained: str, run_id: str, model_sha256: str):
+    from fmnist_core.inference import Predictor  # noqa: PLC0415 - imports TensorFlow
+
+    predictor = Predictor(run_store().load_model(run_id))
+    predictor.warm_up()
+    return predictor
+
+
+def predictor(run: RunInfo):
+    """The run's verified model in a thread-safe Predictor, loaded once per run id + checksum."""
+    return _predictor(*_store_key(), run.run_id, str(run.meta.get("model_sha256", "")))
+
+
+@st.cache_data(show_spinner="Evaluating the model on the 10,000 test images…", max_entries=8)
+def _evaluation(root: str, pretrained: str, run_id: str, model_sha256: str, fingerprint: str) -> EvaluationResult:
+    from fmnist_core.evaluation import evaluate_run  # noqa: PLC0415
+
+    run = run_store().get(run_id)
+    data = dataset()
+    md5 = data.source.md5
+    data_md5 = ",".join(md5[name] for name in sorted(md5) if name.startswith("t10k"))
+    return evaluate_run(run, lambda: predictor(run).model, data.x_test, data.y_test, data_md5=data_md5)
+
+
+def evaluation(run: RunInfo) -> EvaluationResult:
+    """Test-set predictions of a run (cached on disk beside the model and in memory)."""
+    return _evaluation(*_store_key(), run.run_id, str(run.meta.get("model_sha256", "")), data_fingerprint())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _history(path: str, mtime_ns: int) -> dict[str, list[float]]:
+    import json  # noqa: PLC0415
+
+    return json.loads(Path(path).read_text())
+
+
+def history(run: RunInfo) -> dict[str, list[float]]:
+    """A run's per-epoch history ({} before its first epoch)."""
+    path = run.path / HISTORY_FILE
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    try:
+        return _history(str(path), stat.st_mtime_ns)
+    except ValueError:
+        return {}

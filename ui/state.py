@@ -1,0 +1,75 @@
+"""The run store and the active model, kept in ``st.session_state``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from fmnist_core.constants import DEFAULT_RUN_ID, PRETRAINED_DIR, default_runs_dir
+from fmnist_core.errors import RunError
+from fmnist_core.runs import STATUS_COMPLETED, RunInfo, RunStore
+
+#: Set to a folder to read the shipped default run from there; set to "" or "none" to
+#: ignore the shipped run entirely (the tests do this so only their own runs are seen).
+PRETRAINED_DIR_ENV = "FMNIST_PRETRAINED_DIR"
+
+ACTIVE_RUN_KEY = "active_run_id"
+
+
+def pretrained_dir() -> Path | None:
+    configured = os.environ.get(PRETRAINED_DIR_ENV)
+    if configured is None:
+        return PRETRAINED_DIR
+    if configured.strip().lower() in {"", "none", "off"}:
+        return None
+    return Path(configured).expanduser()
+
+
+def run_store() -> RunStore:
+    """The RunStore for $FMNIST_RUNS_DIR (default ./runs) plus the shipped default run.
+
+    Built on every call: it is only two paths, and re-reading the environment keeps tests
+    and a changed configuration honest.
+    """
+    return RunStore(default_runs_dir(), pretrained_dir=pretrained_dir())
+
+
+def usable(run: RunInfo) -> bool:
+    """A run that has a saved, complete model (completed, or stopped with a final save)."""
+    return run.has_model and run.test_accuracy is not None
+
+
+def default_active_run(store: RunStore) -> RunInfo | None:
+    """The shipped 'default' run when it exists, else the newest completed run, else any usable one."""
+    runs = [run for run in store.list_runs() if usable(run)]
+    for run in runs:
+        if run.run_id == DEFAULT_RUN_ID:
+            return run
+    for run in runs:  # list_runs is newest first
+        if run.status == STATUS_COMPLETED:
+            return run
+    return runs[0] if runs else None
+
+
+def active_run() -> RunInfo | None:
+    """The session's active model, re-validated on every call (a run can be deleted)."""
+    store = run_store()
+    run_id = st.session_state.get(ACTIVE_RUN_KEY)
+    if run_id:
+        try:
+            run = store.get(run_id)
+            if usable(run):
+                return run
+        except RunError:
+            pass
+    run = default_active_run(store)
+    st.session_state[ACTIVE_RUN_KEY] = run.run_id if run else None
+    return run
+
+
+def set_active_run(run_id: str) -> None:
+    """Make run_id the session's active model (usable as an on_click callback)."""
+    st.session_state[ACTIVE_RUN_KEY] = run_id
+    st.session_state["flash"] = f"Model **{run_id}** is now the active model."
