@@ -30,6 +30,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup-epochs", type=float)
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--label-smoothing", type=float)
+    parser.add_argument("--ema-momentum", type=float, help="validate and save an EMA of the weights (0 = off)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--validation", choices=VALIDATION_MODES, help="holdout (5,000 training images) or test")
     parser.add_argument("--train-limit", type=int, help="train on only this many images (quick runs)")
@@ -45,7 +46,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     config = preset(args.preset)
     fields = ("architecture", "epochs", "batch_size", "learning_rate", "optimizer", "schedule", "warmup_epochs",
-              "weight_decay", "label_smoothing", "seed", "validation", "train_limit", "mixed_precision")
+              "weight_decay", "label_smoothing", "ema_momentum", "seed", "validation", "train_limit", "mixed_precision")
     changes = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
     aug = AugmentationConfig() if args.no_augmentation else config.augmentation
     aug_changes = {

@@ -39,30 +39,46 @@ def _seed_cnn():
     )
 
 
-def _conv_bn(x, filters: int, kernel: int = 3):
+def _conv_bn(x, filters: int):
+    """Conv-BN-ReLU. BN momentum 0.9 (Keras' default is 0.99): the moving statistics then keep up
+    with a fast schedule, so test accuracy is right after the first epoch instead of at chance."""
     from keras import layers  # noqa: PLC0415
 
-    x = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     return layers.ReLU()(x)
 
 
-def _fast_cnn():
-    """Downsample early so most convolutions run at 14x14 and 7x7, where a 2-core CPU is quick."""
+def _pooled_cnn(name: str, widths: tuple[tuple[int, ...], ...], dropout: float = 0.0):
+    """Conv-BN-ReLU stages separated by 2x2 max-pooling, then global average pooling and softmax.
+
+    Pooling right after the first stage keeps most multiply-adds at 14x14 and 7x7, where a 2-core
+    CPU runs them as large, efficient matrix products.
+    """
     import keras  # noqa: PLC0415
     from keras import layers  # noqa: PLC0415
 
     inputs = keras.Input(shape=INPUT_SHAPE)
-    x = _conv_bn(inputs, 32)
-    x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn(x, 64)
-    x = _conv_bn(x, 64)
-    x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn(x, 128)
+    x = inputs
+    for stage, filters in enumerate(widths):
+        if stage:
+            x = layers.MaxPooling2D(2)(x)
+        for width in filters:
+            x = _conv_bn(x, width)
     x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.2)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="fast_cnn")
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    x = layers.Dense(NUM_CLASSES)(x)
+    outputs = layers.Activation("softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _fast_cnn():
+    return _pooled_cnn("fast_cnn", ((32,), (64,), (128, 128)))
+
+
+def _wide_cnn():
+    return _pooled_cnn("wide_cnn", ((32,), (64, 64), (128, 128)), dropout=0.2)
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -77,8 +93,15 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "fast_cnn",
             "Fast CNN (batch norm)",
-            "Conv-BN-ReLU blocks with early pooling: most work at 14x14 and 7x7, global average pooling.",
+            "4 Conv-BN-ReLU layers (32, 64, 128, 128) with early pooling: most work at 14x14 and 7x7, "
+            "global average pooling. The default: accuracy per second on a 2-core CPU.",
             _fast_cnn,
+        ),
+        Architecture(
+            "wide_cnn",
+            "Wide CNN (batch norm)",
+            "5 Conv-BN-ReLU layers (32, 64, 64, 128, 128) with early pooling and dropout: the 'best' preset.",
+            _wide_cnn,
         ),
     )
 }

@@ -171,25 +171,56 @@ def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
     from .models import build_model  # noqa: PLC0415
 
     previous_policy = keras.mixed_precision.dtype_policy()
-    if config.mixed_precision:
-        keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if not _gpu_count() else "mixed_float16")
+    policy = mixed_precision_policy() if config.mixed_precision else None
+    if policy:
+        keras.mixed_precision.set_dtype_policy(policy)
     try:
         model = build_model(config.architecture)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
     lr = learning_rate_schedule(config, steps_per_epoch)
+    # EMA: validate and save an exponential moving average of the weights, which is far less noisy
+    # than the raw weights while the learning rate is high.
+    ema = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
     if config.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(lr)
+        optimizer = keras.optimizers.Adam(lr, **ema)
     elif config.optimizer == "adamw":
-        optimizer = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+        optimizer = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay, **ema)
     else:
-        optimizer = keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None)
+        optimizer = keras.optimizers.SGD(
+            lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None, **ema
+        )
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     return model
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def mixed_precision_policy() -> str | None:
+    """float16 on GPUs, bfloat16 on CPUs that compute it natively, else None (plain float32)."""
+    if _gpu_count():
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bf16() else None
+
+
+def ema_callbacks(model) -> list:
+    """Swap the EMA weights in for each validation pass and epoch-end checkpoint (Keras' own callback)."""
+    import keras  # noqa: PLC0415
+
+    if getattr(model.optimizer, "use_ema", False):
+        return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
+    return []
 
 
 def _gpu_count() -> int:
@@ -404,7 +435,7 @@ def _fit_and_save(
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
                 validation_data=val_ds,
-                callbacks=[callback],
+                callbacks=[*ema_callbacks(model), callback],
                 verbose=0,
             )
         status = STATUS_STOPPED if (callback.stopped or (stop_event is not None and stop_event.is_set())) else STATUS_COMPLETED

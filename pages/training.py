@@ -166,6 +166,11 @@ with guarded():
                         key=FIELD_KEYS["weight_decay"], persist_state="session")
         d3.number_input("Label smoothing", min_value=0.0, max_value=0.5, step=0.05, key=FIELD_KEYS["label_smoothing"],
                         persist_state="session")
+        d1.number_input("Weight EMA momentum", min_value=0.0, max_value=0.9999, step=0.001, format="%.4f",
+                        key=FIELD_KEYS["ema_momentum"], persist_state="session",
+                        help="Validate and save a moving average of the weights (0 turns it off).")
+        d2.toggle("Mixed precision", key=FIELD_KEYS["mixed_precision"], persist_state="session",
+                  help="bfloat16 compute on CPUs that support it, float16 on GPUs; weights stay float32.")
 
     start = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=running,
                       help="A model is training already; wait for it or stop it above." if running else None)

@@ -26,7 +26,6 @@ def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         **os.environ,
         "PYTHONPATH": str(REPO_DIR),
         "TF_CPP_MIN_LOG_LEVEL": "2",
-        "FMNIST_DATA_DIR": os.environ["FMNIST_DATA_DIR"],
     }
     return subprocess.run(
         [sys.executable, "-m", "fmnist_core", *args],

@@ -26,6 +26,8 @@ FIELD_KEYS = {
     "warmup_epochs": "tr_warmup_epochs",
     "weight_decay": "tr_weight_decay",
     "label_smoothing": "tr_label_smoothing",
+    "ema_momentum": "tr_ema_momentum",
+    "mixed_precision": "tr_mixed_precision",
     "validation": "tr_validation",
     "seed": "tr_seed",
 }
@@ -57,8 +59,9 @@ def config_values(config: TrainConfig) -> dict[str, Any]:
     values: dict[str, Any] = {key: getattr(config, name) for name, key in FIELD_KEYS.items()}
     for name in ("epochs", "batch_size", "seed"):
         values[FIELD_KEYS[name]] = int(values[FIELD_KEYS[name]])
-    for name in ("learning_rate", "warmup_epochs", "weight_decay", "label_smoothing"):
+    for name in ("learning_rate", "warmup_epochs", "weight_decay", "label_smoothing", "ema_momentum"):
         values[FIELD_KEYS[name]] = float(values[FIELD_KEYS[name]])
+    values[FIELD_KEYS["mixed_precision"]] = bool(values[FIELD_KEYS["mixed_precision"]])
     values.update(augmentation_values(config.augmentation))
     values[SUBSET_TOGGLE_KEY] = config.train_limit is not None
     values[SUBSET_SIZE_KEY] = int(config.train_limit or DEFAULT_SUBSET)
