@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+import pandas  # noqa: F401 - import once up front: TensorFlow and Plotly import it lazily from different threads
 import streamlit as st
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any page imports TensorFlow

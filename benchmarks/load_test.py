@@ -7,7 +7,8 @@ Chromium with ``--sessions`` browser contexts (independent Streamlit sessions) o
 Classify page, and has each upload a real Fashion-MNIST test image (upscaled to 280x280
 PNG) again and again, alternating two images of different classes, for ``--seconds``.
 The latency of a classification is the time from handing the file to the uploader to the
-new "Prediction: <class>" heading being visible. An error is an exception or error box on
+new "Prediction: <class>" heading being visible; each session then waits for the page to
+finish rendering (the app idle again) before its next upload. An error is an exception or error box on
 the page, a JavaScript error, a prediction that is wrong or does not appear in time.
 
 In the same run (unless ``--no-training``) one extra session starts a training job on the
@@ -133,8 +134,10 @@ def free_port() -> int:
 class AppServer:
     """``streamlit run app.py`` in its own process group, on a free port, with its own runs folder."""
 
-    def __init__(self, runs_dir: str | Path, *, env: dict[str, str] | None = None, log_path: str | Path | None = None):
+    def __init__(self, runs_dir: str | Path, *, env: dict[str, str] | None = None, log_path: str | Path | None = None,
+                 extra_args: list[str] | tuple[str, ...] = ()):
         self.runs_dir = Path(runs_dir)
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = dict(env or {})
@@ -150,6 +153,7 @@ class AppServer:
             "--server.address", "127.0.0.1",
             "--server.fileWatcherType", "none",
             "--browser.gatherUsageStats", "false",
+            *self.extra_args,
         ]
 
     def start(self, timeout_s: float = 120.0) -> AppServer:
@@ -333,10 +337,15 @@ class Classification:
     finished: float
     ok: bool
     error: str | None = None
+    settled: float | None = None  # when the whole page had rendered (app idle again)
 
     @property
     def latency(self) -> float:
         return self.finished - self.started
+
+    @property
+    def render_latency(self) -> float | None:
+        return None if self.settled is None else self.settled - self.started
 
 
 @dataclass
@@ -386,9 +395,9 @@ class LoadResult:
 
     def training_window(self) -> tuple[float, float] | None:
         t = self.training
-        if t is None or not t.started or t.start_time is None:
+        if t is None or not t.started or t.start_time is None or t.start_time >= self.measured_to:
             return None
-        return t.start_time, t.end_time or self.measured_to
+        return t.start_time, min(t.end_time or self.measured_to, self.measured_to)
 
     def summary(self) -> dict[str, Any]:
         lat = self.latencies()
@@ -400,6 +409,8 @@ class LoadResult:
             "p50_s": percentile(lat, 50),
             "p99_s": percentile(lat, 99),
             "max_s": lat[-1] if lat else None,
+            "p50_settled_s": percentile(sorted(c.render_latency for c in self.completed
+                                               if c.render_latency is not None), 50),
             "throughput_per_s": self.throughput,
         }
         window = self.training_window()
@@ -414,6 +425,8 @@ class LoadResult:
                 busy_message=self.training.busy_message,
                 training_finished=self.training.finished_in_test,
             )
+            outside = sorted(c.latency for c in self.completed if not window[0] <= c.finished <= window[1])
+            out.update(classifications_without_training=len(outside), p50_without_training_s=percentile(outside, 50))
         return out
 
 
@@ -472,9 +485,18 @@ async def classify_session(session: int, context, url: str, samples: list[Sample
         ready.set()
         return
     page.on("pageerror", lambda exc: js_errors.append(str(exc)))
+    turn = session  # sessions start on different images
+    try:  # one unmeasured classification: the first loads the model into the server
+        warm = samples[(turn + 1) % len(samples)]
+        await page.set_input_files(FILE_INPUT, str(warm.path), timeout=timeout_ms)
+        await page.wait_for_function(PREDICTION_IS_JS, arg=warm.expected_text, polling=100, timeout=timeout_ms)
+        await wait_idle(page, timeout_ms)
+    except Exception as exc:  # noqa: BLE001
+        shown = await _safe_eval(page, PREDICTION_JS)
+        result.errors.append(f"session {session}: warm-up classification failed ({type(exc).__name__}; "
+                             f"expected {warm.expected_text!r}, page shows {shown!r})")
     ready.set()
     await schedule.go.wait()
-    turn = session  # sessions start on different images
     while time.monotonic() < schedule.stop:
         sample = samples[turn % len(samples)]
         turn += 1
@@ -487,11 +509,18 @@ async def classify_session(session: int, context, url: str, samples: list[Sample
             shown = await _safe_eval(page, PREDICTION_JS)
             error = f"{type(exc).__name__}: expected {sample.expected_text!r}, page shows {shown!r}"
         finished = time.monotonic()
+        settled = None
+        if error is None:  # a user looks at the whole result before the next upload
+            try:
+                await wait_idle(page, timeout_ms)
+                settled = time.monotonic()
+            except Exception as exc:  # noqa: BLE001
+                error = f"the page did not settle after showing the prediction ({type(exc).__name__})"
         problems = await page_problems(page) + [f"JavaScript error: {e}" for e in js_errors]
         js_errors.clear()
         if problems and error is None:
             error = "; ".join(problems)
-        result.classifications.append(Classification(session, started, finished, error is None, error))
+        result.classifications.append(Classification(session, started, finished, error is None, error, settled))
         if error is not None:
             result.errors.append(f"session {session}: {error}"[:400])
             if len(result.errors) > 50:
@@ -500,8 +529,9 @@ async def classify_session(session: int, context, url: str, samples: list[Sample
                 await page.close()
                 page = await open_classify(context, url, timeout_ms)
                 page.on("pageerror", lambda exc: js_errors.append(str(exc)))
-    await wait_idle(page, timeout_ms)
-    await page.close()
+    with contextlib.suppress(Exception):
+        await wait_idle(page, timeout_ms)
+        await page.close()
 
 
 async def _safe_eval(page, script: str):
@@ -511,9 +541,10 @@ async def _safe_eval(page, script: str):
         return None
 
 
-async def training_sessions(browser, url: str, result: LoadResult, start_at: float, stop_at: float,
-                            train_images: int, timeout_ms: float) -> None:
-    """One session starts a 1-epoch job; a second one, opened before it started, then asks to train too."""
+async def training_sessions(browser, url: str, result: LoadResult, schedule: Schedule, ready: asyncio.Event,
+                            start_fraction: float, train_images: int, timeout_ms: float) -> None:
+    """One session starts a 1-epoch job start_fraction into the window; a second session, whose page was
+    drawn before the job started, then asks to train too and must be told the server is busy."""
     check = result.training = TrainingCheck()
     trainer_ctx = await browser.new_context(viewport=VIEWPORT)
     other_ctx = await browser.new_context(viewport=VIEWPORT)
@@ -525,7 +556,18 @@ async def training_sessions(browser, url: str, result: LoadResult, start_at: flo
             await page.get_by_role("button", name="Start training").wait_for(timeout=timeout_ms)
             await wait_idle(page, timeout_ms)
         await set_training_form(trainer, epochs=1, train_images=train_images, timeout_ms=timeout_ms)
-        while time.monotonic() < start_at:
+    except Exception as exc:  # noqa: BLE001
+        check.error = f"could not prepare the Training page: {type(exc).__name__}: {exc}"[:400]
+        result.errors.append("training check: " + check.error)
+        ready.set()
+        await trainer_ctx.close()
+        await other_ctx.close()
+        return
+    ready.set()
+    await schedule.go.wait()
+    stop_at = schedule.stop
+    try:
+        while time.monotonic() < schedule.start + start_fraction * (schedule.stop - schedule.start):
             await asyncio.sleep(0.1)
         await trainer.get_by_role("button", name="Start training").click(timeout=timeout_ms)
         await trainer.get_by_role("heading", name=TRAINING_NOW).wait_for(timeout=timeout_ms)
@@ -566,9 +608,9 @@ async def training_sessions(browser, url: str, result: LoadResult, start_at: flo
 async def set_training_form(page, *, epochs: int, train_images: int, timeout_ms: float) -> None:
     """Epochs and a training subset on the Training page's form (the default preset otherwise)."""
     await _fill_number(page, "Epochs", epochs, timeout_ms)
-    toggle = page.get_by_role("checkbox", name="Train on a subset")
-    if not await toggle.is_checked():
-        await toggle.click(force=True, timeout=timeout_ms)
+    toggle = page.locator('[data-testid="stCheckbox"]').filter(has_text="Train on a subset")
+    if not await toggle.locator('input[type="checkbox"]').is_checked():
+        await toggle.locator("label").click(timeout=timeout_ms)
         await wait_idle(page, timeout_ms)
     await _fill_number(page, "Training images", train_images, timeout_ms)
 
@@ -599,15 +641,16 @@ async def run_load(url: str, samples: list[SampleImage], *, sessions: int, secon
             readies = [asyncio.Event() for _ in range(sessions)]
             tasks = [asyncio.create_task(classify_session(i, contexts[i], url, samples, result, schedule, readies[i],
                                                           timeout_ms)) for i in range(sessions)]
+            if training:
+                readies.append(asyncio.Event())
+                tasks.append(asyncio.create_task(training_sessions(
+                    browser, url, result, schedule, readies[-1], 0.2, train_images, timeout_ms)))
             await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=timeout_s * 3)
             result.setup_seconds = time.monotonic() - setup_started
             now = time.monotonic()
             schedule.start, schedule.stop = now, now + seconds
             result.measured_from = now
             schedule.go.set()
-            if training:
-                tasks.append(asyncio.create_task(training_sessions(
-                    browser, url, result, now + seconds * 0.2, now + seconds, train_images, timeout_ms)))
             await asyncio.gather(*tasks)
             result.measured_to = max([now + seconds] + [c.finished for c in result.classifications])
         finally:
@@ -617,7 +660,8 @@ async def run_load(url: str, samples: list[SampleImage], *, sessions: int, secon
 
 # ---------------------------------------------------------------- the whole run
 def run_load_test(*, sessions: int = 10, seconds: float = 60.0, training: bool = True, train_images: int = 10_000,
-                  work_dir: str | Path | None = None, timeout_s: float = 60.0) -> LoadResult:
+                  work_dir: str | Path | None = None, timeout_s: float = 60.0,
+                  copy_run_from: str | Path | None = None, server_args: list[str] | tuple[str, ...] = ()) -> LoadResult:
     """Start the app with a fresh runs folder, make sure it has a model, and run the load test against it."""
     reason = browser_unavailable_reason()
     if reason:
@@ -628,17 +672,45 @@ def run_load_test(*, sessions: int = 10, seconds: float = 60.0, training: bool =
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="fmnist-load-"))
         work = Path(work_dir)
         runs_dir = work / "runs"
-        run = ensure_active_model(runs_dir)
+        run = ensure_active_model(runs_dir, copy_run_from=copy_run_from)
         samples = pick_two_samples(run, work / "samples")
-        server = stack.enter_context(AppServer(runs_dir, log_path=work / "streamlit.log"))
+        server = stack.enter_context(AppServer(runs_dir, log_path=work / "streamlit.log", extra_args=server_args))
         try:
-            return asyncio.run(run_load(server.url, samples, sessions=sessions, seconds=seconds,
-                                        model=f"{run.run_id} ({run.architecture}, "
-                                              f"{100 * (run.test_accuracy or 0):.2f}% test accuracy)",
-                                        training=training, train_images=train_images, timeout_s=timeout_s))
+            result = asyncio.run(run_load(server.url, samples, sessions=sessions, seconds=seconds,
+                                          model=f"{run.run_id} ({run.architecture}, "
+                                                f"{100 * (run.test_accuracy or 0):.2f}% test accuracy)",
+                                          training=training, train_images=train_images, timeout_s=timeout_s))
+            for problem in server_exceptions(server.log_tail(5_000_000)):
+                result.errors.append("the server logged an exception: " + problem)
+            return result
         except BaseException:
             sys.stderr.write("---- streamlit log (tail) ----\n" + server.log_tail() + "\n")
             raise
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def server_exceptions(log: str) -> list[str]:
+    """One line per traceback in a server log: the exception and the innermost project frame."""
+    lines = _ANSI.sub("", log).splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if "Traceback" not in line:
+            continue
+        where, what = "", line.strip()
+        for follow in lines[i + 1:i + 400]:
+            # Plain frames ('File "x.py", line 3, in f') and Rich's boxed ones ('│ /x/y.py:3 in f │').
+            frame = (re.match(r'\s*File "([^"]+)", line (\d+), in (\S+)', follow)
+                     or re.search(r"(/\S+\.py):(\d+) in (\S+)", follow))
+            if frame and "site-packages" not in frame.group(1):
+                where = f"{Path(frame.group(1)).name}:{frame.group(2)} in {frame.group(3)}"
+            elif (follow and not follow[0].isspace() and follow[0] not in "│╭╰─"
+                  and not follow.startswith(("Traceback", "During handling"))):
+                what = follow.strip()
+                break
+        found.append(f"{what[:300]}" + (f" (at {where})" if where else ""))
+    return found
 
 
 def _ensure_data_dir() -> None:
@@ -659,18 +731,23 @@ def report(result: LoadResult) -> str:
         f"Samples: {', '.join(result.samples)}",
         f"Classifications: {s['classifications']}   errors: {s['errors']}",
         f"Latency (upload -> prediction visible): p50 {_fmt_s(s['p50_s'])}, p99 {_fmt_s(s['p99_s'])}, "
-        f"max {_fmt_s(s['max_s'])}",
+        f"max {_fmt_s(s['max_s'])}; p50 until the whole page has rendered {_fmt_s(s['p50_settled_s'])}",
         f"Throughput: {s['throughput_per_s']:.2f} classifications/s",
     ]
     t = result.training
     if t is not None:
-        if t.started:
+        if t.started and "training_window_s" not in s:
+            lines.append("The training job started only after the measured window (the app was too slow to start it)")
+        elif t.started:
             lines.append(
-                f"During training ({s['training_window_s']:.0f} s, job {'finished' if t.finished_in_test else 'still running'}"
-                f" at the end): {s['classifications_during_training']} classifications, "
+                f"During training ({s['training_window_s']:.0f} s, job "
+                f"{'finished' if t.finished_in_test else 'still running'} at the end): {s['classifications_during_training']} classifications, "
                 f"p50 {_fmt_s(s['p50_during_training_s'])}, p99 {_fmt_s(s['p99_during_training_s'])}, "
-                f"{s['throughput_during_training_per_s']:.2f}/s")
+                f"{s['throughput_during_training_per_s']:.2f}/s (p50 {_fmt_s(s['p50_without_training_s'])} "
+                f"outside it)")
             lines.append(f"Second training request was told: {t.busy_message!r}")
+            if not t.finished_in_test and t.progress_text:
+                lines.append(f"Training progress at the end: {t.progress_text}")
         else:
             lines.append(f"Training check did not start: {t.error}")
     for error in result.errors[:10]:
@@ -691,18 +768,24 @@ def record(result: LoadResult, command: str, path: Path = RESULTS_PATH) -> None:
         ("Sessions", f"{s['sessions']} browser sessions (Chromium contexts) on the Classify page"),
         ("Duration", f"{s['seconds']:.0f} s measured (after {result.setup_seconds:.0f} s opening the sessions)"),
         ("Classifications", str(s["classifications"])),
-        ("Latency p50 / p99 / max", f"{_fmt_s(s['p50_s'])} / {_fmt_s(s['p99_s'])} / {_fmt_s(s['max_s'])}"),
+        ("Latency p50 / p99 / max", f"{_fmt_s(s['p50_s'])} / {_fmt_s(s['p99_s'])} / {_fmt_s(s['max_s'])} "
+                                    "(upload to prediction visible)"),
+        ("Latency to full render, p50", f"{_fmt_s(s['p50_settled_s'])} (upload to app idle again)"),
         ("Throughput", f"{s['throughput_per_s']:.2f} classifications/s"),
         ("Errors", str(s["errors"])),
     ]
     t = result.training
-    if t is not None and t.started:
+    if t is not None and t.started and "training_window_s" in s:
         rows += [
             ("During training", f"{s['classifications_during_training']} classifications in "
-                                f"{s['training_window_s']:.0f} s (job {'finished' if t.finished_in_test else 'still running at the end'}); "
-                                f"p50 {_fmt_s(s['p50_during_training_s'])}, p99 {_fmt_s(s['p99_during_training_s'])}"),
+                                f"{s['training_window_s']:.0f} s (job "
+                                f"{'finished' if t.finished_in_test else 'still running at the end'}); "
+                                f"p50 {_fmt_s(s['p50_during_training_s'])}, p99 {_fmt_s(s['p99_during_training_s'])} "
+                                f"(p50 {_fmt_s(s['p50_without_training_s'])} outside it)"),
             ("Second training request", f"told: \"{t.busy_message}\""),
         ]
+    elif t is not None and t.started:
+        rows.append(("Training check", "the job started only after the measured window"))
     elif t is not None:
         rows.append(("Training check", f"did not run: {t.error}"))
     section = [f"\n## App load test ({when})\n", "| | |", "|---|---|"]
@@ -742,11 +825,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-training", action="store_true", help="skip the concurrent training / busy check")
     parser.add_argument("--train-images", type=int, default=10_000, help="training subset of the concurrent job")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds one classification may take")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="extra `streamlit run` option for the server (repeatable), e.g. "
+                             "--server-arg=--runner.postScriptGC=false; .streamlit/config.toml applies otherwise")
     args = parser.parse_args(argv)
     if args.sessions < 1 or args.seconds <= 0:
         parser.error("--sessions must be >= 1 and --seconds > 0")
     result = run_load_test(sessions=args.sessions, seconds=args.seconds, training=not args.no_training,
-                           train_images=args.train_images, timeout_s=args.timeout)
+                           train_images=args.train_images, timeout_s=args.timeout, server_args=args.server_arg)
     print(report(result))
     if args.record:
         command = "python -m benchmarks.load_test " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))

@@ -469,6 +469,8 @@ def compare_runs_curves(
         return _message_figure(f"No run has recorded {label.lower()} yet", title=title, height=360)
     _epoch_axis(fig, n_epochs)
     fig.update_yaxes(title_text=label, tickformat=".1~%" if is_rate else None)
+    if is_rate:  # accuracies: never an axis past 100%, whatever autorange pads
+        fig.update_yaxes(rangemode="tozero", autorangeoptions={"maxallowed": 1.0})
     fig.update_layout(legend_title_text="Run")
     return _style(fig, title=title, height=380)
 

@@ -262,7 +262,10 @@ def _start(app: AppTest) -> None:
 
 def test_training_presets_fill_the_form(at):
     open_page(at, "training")
-    assert at.number_input(key="tr_epochs").value == 10  # the default preset
+    from fmnist_core.config import PRESETS
+
+    assert at.number_input(key="tr_epochs").value == PRESETS["default"].epochs  # the default preset
+    assert at.toggle(key="tr_mixed_precision").value is PRESETS["default"].mixed_precision
     at.segmented_control(key="tr_preset").set_value("seed").run()
     no_errors(at)
     assert at.selectbox(key="tr_architecture").value == "seed_cnn"
@@ -270,6 +273,7 @@ def test_training_presets_fill_the_form(at):
     assert at.number_input(key="tr_batch_size").value == 64
     assert at.selectbox(key="tr_validation").value == "test"
     assert at.slider(key="aug_rotation_deg").value == 10.0 and at.toggle(key="aug_horizontal_flip").value is True
+    assert at.toggle(key="tr_mixed_precision").value is False  # the report trained in float32
 
 
 def test_training_runs_in_the_background_and_becomes_active(at, app_env):

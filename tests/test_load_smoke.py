@@ -1,0 +1,39 @@
+"""A short run of the load test (benchmarks/load_test.py): 2 browser sessions classify for ~12 s while
+a third starts a training job and a fourth is told the server is busy. No errors allowed.
+
+The full measurement is `python -m benchmarks.load_test --sessions 10 --seconds 60 --record`.
+Needs Chromium at /usr/bin/chromium (or $FMNIST_CHROMIUM): skipped without it, failed under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from benchmarks.load_test import BUSY_PATTERN, app_store, browser_unavailable_reason, report, run_load_test
+from ui.state import default_active_run
+
+
+def test_two_sessions_classify_without_errors_while_a_third_trains(request, tmp_path):
+    reason = browser_unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"the load smoke test cannot run under CI: {reason}")
+        pytest.skip(reason)
+    copy_from = None
+    if default_active_run(app_store(tmp_path / "probe")) is None:  # no shipped default: reuse conftest's run
+        store, run_id = request.getfixturevalue("trained_run")
+        copy_from = store.root / run_id
+
+    result = run_load_test(sessions=2, seconds=12, training=True, train_images=500, work_dir=tmp_path,
+                           timeout_s=60, copy_run_from=copy_from)
+    summary = result.summary()
+    print(report(result))
+
+    assert result.errors == [], report(result)
+    assert summary["classifications"] >= 3, report(result)
+    assert {c.session for c in result.completed} == {0, 1}, "every session must classify"
+    assert summary["p50_s"] is not None and summary["p50_s"] < 30
+    assert result.training is not None and result.training.started, report(result)
+    assert result.training.busy_message and BUSY_PATTERN.search(result.training.busy_message)
