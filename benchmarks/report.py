@@ -30,11 +30,13 @@ FLOP_CONVENTION = (
     "Peak = 2 n^3 / best time of an n x n tf.linalg.matmul after a warm-up, in the same process."
 )
 TIMING_CONVENTION = (
-    "Each recipe trains with validation='test', so every epoch's validation accuracy is the accuracy on the "
-    "10,000 test images; time to 86% = cumulative training-only seconds (train_seconds, no validation pass) up "
-    "to the first epoch at >= 86%. Per-epoch medians skip the first epoch (graph tracing). CPU/wall = process "
-    "CPU seconds / wall seconds of an epoch (about the number of cores kept busy; 1.0 = one core only). "
-    "The 300 s target is judged on the fit wall-clock, which also includes each epoch's test-set pass."
+    "Each recipe trains as defined (the seed validates on the test set, as the report did; the others on "
+    "their 5,000-image hold-out) and its accuracy on the 10,000 test images is recorded after every epoch "
+    "(outside the timed part when it is not the validation set); time to 86% = cumulative training-only "
+    "seconds (train_seconds, no validation pass) up to the first epoch at >= 86% test accuracy. Per-epoch "
+    "medians skip the first epoch (graph tracing). CPU/wall = process CPU seconds / wall seconds of an epoch "
+    "(about the number of cores kept busy; 1.0 = one core only). The 300 s target is judged on the fit "
+    "wall-clock: training plus each epoch's validation pass."
 )
 
 
@@ -161,7 +163,7 @@ def training_rows(report: BenchmarkReport) -> tuple[list[str], list[list[str]]]:
         return fmt_seconds(values[0]) if values else "—"
 
     def best_epoch(r) -> str:
-        values = r.history.get("val_accuracy", [])
+        values = r.test_accuracies
         if not values:
             return "—"
         best = max(range(len(values)), key=values.__getitem__)
@@ -184,7 +186,7 @@ def training_rows(report: BenchmarkReport) -> tuple[list[str], list[list[str]]]:
         row("first epoch, wall (incl. tracing)", first_epoch),
         row("training images / s", lambda r: fmt_int(r.images_per_second)),
         row("total training-only seconds", lambda r: fmt_seconds(r.total_train_seconds)),
-        row("fit wall-clock (incl. per-epoch test pass)", lambda r: fmt_seconds(r.fit_wall_seconds)),
+        row("fit wall-clock (incl. per-epoch validation)", lambda r: fmt_seconds(r.fit_wall_seconds)),
         row("parameters", lambda r: fmt_int(r.parameters)),
         row("multiply-adds / image (forward)", lambda r: fmt_int(r.multiply_adds)),
         row("achieved training FLOP/s", lambda r: fmt_gflops(r.flops_per_second)),
@@ -309,13 +311,17 @@ def evaluate_targets(report: BenchmarkReport) -> list[TargetCheck]:
 
     # 4. fraction of the FLOP peak (default recipe)
     target = f">= {TARGET_PEAK_FRACTION:.0%} of the measured FLOP peak"
-    peak = bf16 if default is not None and default.mixed_precision else fp32
+    # Issue #5 defines the peak as a large float32 matmul; a bfloat16 recipe's share of the bfloat16
+    # peak is shown beside it.
+    peak = fp32
     if default is None or peak is None:
         checks.append(TargetCheck("default recipe: FLOP/s vs peak", target, "—", not_trained))
     else:
         fraction = default.flops_per_second / peak.flops_per_second
         measured = (f"{fraction:.1%} ({fmt_gflops(default.flops_per_second)} of {peak.dtype} peak "
                     f"{fmt_gflops(peak.flops_per_second)})")
+        if default.mixed_precision and bf16 is not None:
+            measured += f"; {default.flops_per_second / bf16.flops_per_second:.1%} of the bfloat16 peak"
         status = quick_reason if report.quick else (PASS if fraction >= TARGET_PEAK_FRACTION else FAIL)
         checks.append(TargetCheck("default recipe: FLOP/s vs peak", target, measured, status))
 
@@ -421,12 +427,13 @@ described here) and `python -m benchmarks.load_test` (its own sections say how t
 Every figure in a section was measured in that one run, on the machine it names:
 
 - **Training**: the seed recipe (`PRESETS['seed']`) and the default recipe (`PRESETS['default']`), and with
-  `--best` the best recipe, train one after the other in one process on the same data, each with
-  `validation='test'`, so each epoch's validation accuracy is the accuracy on the 10,000 test images.
+  `--best` the best recipe, train one after the other in one process on the same data, each as defined
+  (the seed validates on the test set as the report did, the others on their hold-out split), with the
+  accuracy on the 10,000 test images recorded after every epoch.
   *Time to 86%* is the cumulative training-only time (`train_seconds`, no validation pass) up to the first
   epoch at >= 86%; when the seed never gets there the speed-up is a lower bound. Final accuracy is the
-  test-set evaluation after training. The "93% in 300 s" target is judged on the fit wall-clock, which also
-  includes each epoch's pass over the test set (so it is stricter than a normal run).
+  test-set evaluation after training. The "93% in 300 s" target is judged on the fit wall-clock: training
+  plus each epoch's validation pass.
 - **FLOP/s**: 3 x 2 x multiply-adds per image x training images per second (forward + backward ~ 3x forward),
   compared with the peak of a large `tf.linalg.matmul` measured in the same process (float32 and bfloat16).
 - **Inference**: the shipped `default` run's model (or the one just trained): a 600x600 JPEG's bytes to top-3

@@ -1,4 +1,4 @@
-"""Train a recipe with the test set as validation data and derive its speed and accuracy figures."""
+"""Train each recipe as it is defined, record its test accuracy after every epoch, derive speed and accuracy."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class RecipeResult:
     parameters: int
     history: dict[str, list[float]]
     test_accuracy: float | None
-    fit_wall_seconds: float  # model.fit() wall-clock: training plus the per-epoch test-set pass
+    fit_wall_seconds: float  # training plus each epoch's validation pass (sum of the epochs' wall seconds)
     status: str = "completed"
     run_id: str = ""
     threshold: float = THRESHOLD
@@ -38,10 +38,13 @@ class RecipeResult:
         return len(self.history.get("train_seconds", []))
 
     @property
+    def test_accuracies(self) -> list[float]:
+        """Per-epoch test accuracy: monitored separately, or the validation accuracy when it is the test set."""
+        return list(self.history.get("test_accuracy") or self.history.get("val_accuracy", []))
+
+    @property
     def time_to_threshold(self) -> ThresholdTime:
-        return time_to_threshold(
-            self.history.get("val_accuracy", []), self.history.get("train_seconds", []), self.threshold
-        )
+        return time_to_threshold(self.test_accuracies, self.history.get("train_seconds", []), self.threshold)
 
     @property
     def total_train_seconds(self) -> float:
@@ -83,7 +86,7 @@ class RecipeResult:
 
     @property
     def final_val_accuracy(self) -> float | None:
-        values = self.history.get("val_accuracy", [])
+        values = self.test_accuracies
         return float(values[-1]) if values else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,10 +109,11 @@ class RecipeResult:
 
 
 def benchmark_config(preset_name: str, *, epochs: int | None = None, train_limit: int | None = None):
-    """The preset as it is now, validated on the test set (so val_accuracy is test accuracy)."""
+    """The preset as it is now: each recipe trains as defined (the seed validates on the test set,
+    the others on their hold-out split); test accuracy is monitored after every epoch either way."""
     from fmnist_core.config import PRESETS  # noqa: PLC0415 - read at run time: presets are being tuned
 
-    config = PRESETS[preset_name].with_changes(validation="test")
+    config = PRESETS[preset_name]
     changes: dict[str, Any] = {}
     if epochs is not None:
         changes["epochs"] = epochs
@@ -148,12 +152,13 @@ def run_recipe(
         elif isinstance(event, EpochEnd):
             m = event.metrics
             log(
-                f"[{name}] epoch {event.epoch}/{config.epochs}: test acc {m.get('val_accuracy', float('nan')):.4f}, "
+                f"[{name}] epoch {event.epoch}/{config.epochs}: test acc {m.get('test_accuracy', m.get('val_accuracy', float('nan'))):.4f}, "
                 f"train {m['train_seconds']:.1f} s, epoch {m['seconds']:.1f} s, cpu/wall "
                 f"{m['cpu_seconds'] / m['seconds']:.2f}, elapsed {time.perf_counter() - started:.0f} s"
             )
 
-    result = train(config, dataset=dataset, store=store, listener=listener, command=f"benchmarks {name}")
+    result = train(config, dataset=dataset, store=store, listener=listener, command=f"benchmarks {name}",
+                   monitor_test=config.validation != "test")
     model = store.load_model(result.run.run_id)
     recipe = RecipeResult(
         name=name,
@@ -164,7 +169,7 @@ def run_recipe(
         parameters=summary.parameters,
         history={key: list(values) for key, values in result.history.items()},
         test_accuracy=result.test_accuracy,
-        fit_wall_seconds=float(result.run.meta.get("train_seconds", float("nan"))),
+        fit_wall_seconds=float(sum(result.history.get("seconds", [])) or float("nan")),
         status=result.status,
         run_id=result.run.run_id,
     )

@@ -26,7 +26,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     # Momentum of the exponential moving average of the weights that is validated and saved; 0 = off.
-    ema_momentum: float = 0.0
+    ema_momentum: float = 0.99
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     seed: int = 42
     # "holdout": validate on 5,000 training images; "test": the seed report's habit.
@@ -90,14 +90,15 @@ PRESETS: dict[str, TrainConfig] = {
         augmentation=SEED_REPORT_AUGMENTATION,
         validation="test",
         mixed_precision=False,
+        ema_momentum=0.0,
     ),
-    # Batch norm, AdamW with warm-up then cosine decay, label smoothing; no augmentation (it costs
-    # more time than it gives back in a few epochs).
+    # Batch norm, AdamW with warm-up then cosine decay, label smoothing, weight EMA, bfloat16 where
+    # native; no augmentation (it costs more time than it gives back in 7 epochs).
     "default": TrainConfig(),
     # Wider, longer, with light augmentation (flip and shifts of about 2 pixels).
     "best": TrainConfig(
         architecture="wide_cnn",
-        epochs=20,
+        epochs=15,
         augmentation=AugmentationConfig(width_shift=0.08, height_shift=0.08, horizontal_flip=True),
     ),
 }

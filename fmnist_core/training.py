@@ -21,7 +21,7 @@ from .config import TrainConfig
 from .constants import NUM_CLASSES
 from .data import Dataset, load_dataset, normalize, stratified_split
 from .errors import ConfigError, RunError, TrainingBusyError
-from .evaluation import evaluate_model
+from .evaluation import evaluate_model, predict_probabilities
 from .runs import (
     CHECKPOINT_FILE,
     HISTORY_FILE,
@@ -39,7 +39,8 @@ from .runs import (
 )
 
 HISTORY_KEYS = (
-    "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "train_seconds", "cpu_seconds", "learning_rate"
+    "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "train_seconds", "cpu_seconds", "learning_rate",
+    "test_accuracy",
 )
 
 
@@ -181,7 +182,8 @@ def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
     lr = learning_rate_schedule(config, steps_per_epoch)
     # EMA: validate and save an exponential moving average of the weights, which is far less noisy
     # than the raw weights while the learning rate is high.
-    ema = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
+    momentum = effective_ema_momentum(config.ema_momentum, config.epochs * steps_per_epoch)
+    ema = {"use_ema": True, "ema_momentum": momentum} if momentum else {}
     if config.optimizer == "adam":
         optimizer = keras.optimizers.Adam(lr, **ema)
     elif config.optimizer == "adamw":
@@ -212,6 +214,15 @@ def mixed_precision_policy() -> str | None:
     if _gpu_count():
         return "mixed_float16"
     return "mixed_bfloat16" if cpu_has_bf16() else None
+
+
+def effective_ema_momentum(momentum: float, total_steps: int) -> float:
+    """Cap the EMA's horizon (about 1 / (1 - momentum) steps) at a tenth of the run, so a short run
+    (a 1-epoch try on a subset) averages its own trained weights, not its random initial ones."""
+    horizon = total_steps / 10
+    if not momentum or horizon <= 1:
+        return 0.0
+    return min(momentum, 1.0 - 1.0 / horizon)
 
 
 def ema_callbacks(model) -> list:
@@ -260,6 +271,7 @@ def _make_callback(
     listener: Listener | None,
     stop_event: threading.Event | None,
     report_every_s: float,
+    test_set: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     import keras  # noqa: PLC0415
 
@@ -315,6 +327,9 @@ def _make_callback(
             metrics["train_seconds"] = self.last_batch_end - self.epoch_wall
             metrics["cpu_seconds"] = time.process_time() - self.epoch_cpu
             metrics["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
+            if test_set is not None:  # benchmarks only: test accuracy per epoch, outside train_seconds
+                probabilities = predict_probabilities(self.model, test_set[0])
+                metrics["test_accuracy"] = float((probabilities.argmax(axis=1) == test_set[1]).mean())
             for key, value in metrics.items():
                 history.setdefault(key, []).append(value)
             run.meta["checkpoint_sha256"] = atomic_save_model(self.model, run.path / CHECKPOINT_FILE)
@@ -337,8 +352,13 @@ def train(
     stop_event: threading.Event | None = None,
     command: str | None = None,
     report_every_s: float = 0.2,
+    monitor_test: bool = False,
 ) -> TrainingResult:
-    """Train, evaluate on the test set, and save everything under a new run folder."""
+    """Train, evaluate on the test set, and save everything under a new run folder.
+
+    monitor_test also records the test accuracy after every epoch (for benchmarks; a recipe
+    is never tuned on it).
+    """
     store = store or RunStore()
     dataset = dataset or load_dataset()
     with training_lock(store.root):
@@ -360,7 +380,10 @@ def train(
                 "epochs_completed": 0,
             },
         )
-        return _fit_and_save(config, dataset, store, run, {}, 0, listener, stop_event, report_every_s, None)
+        test_set = (dataset.x_test, dataset.y_test) if monitor_test else None
+        return _fit_and_save(
+            config, dataset, store, run, {}, 0, listener, stop_event, report_every_s, None, test_set
+        )
 
 
 def resume(
@@ -406,6 +429,7 @@ def _fit_and_save(
     stop_event: threading.Event | None,
     report_every_s: float,
     model,
+    test_set: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainingResult:
     import keras  # noqa: PLC0415
 
@@ -424,7 +448,7 @@ def _fit_and_save(
         train_ds = make_dataset(x_train, y_train, config, training=True)
         val_ds = make_dataset(x_val, y_val, config, training=False)
         callback = _make_callback(
-            store, run, history, steps_per_epoch, config.epochs, listener, stop_event, report_every_s
+            store, run, history, steps_per_epoch, config.epochs, listener, stop_event, report_every_s, test_set
         )
         if listener is not None:
             listener(TrainingStarted(run.run_id, config.epochs, steps_per_epoch, initial_epoch))
