@@ -28,6 +28,8 @@ SPLIT_SEED: int = 1234
 
 DATA_DIR_ENV: str = "FMNIST_DATA_DIR"
 RUNS_DIR_ENV: str = "FMNIST_RUNS_DIR"
+# A folder holding the shipped default run instead of the package's, or "none" to ignore it (tests).
+PRETRAINED_DIR_ENV: str = "FMNIST_PRETRAINED_DIR"
 
 PACKAGE_DIR: Path = Path(__file__).resolve().parent
 PROJECT_DIR: Path = PACKAGE_DIR.parent
@@ -59,6 +61,16 @@ def default_runs_dir() -> Path:
     """The user's runs folder: $FMNIST_RUNS_DIR, else runs/ in the project."""
     configured = os.environ.get(RUNS_DIR_ENV)
     return Path(configured).expanduser() if configured else PROJECT_DIR / "runs"
+
+
+def pretrained_dir() -> Path | None:
+    """Where the shipped default run lives: $FMNIST_PRETRAINED_DIR, none when it says so, else the package's."""
+    configured = os.environ.get(PRETRAINED_DIR_ENV)
+    if configured is None:
+        return PRETRAINED_DIR
+    if configured.strip().lower() in {"", "none", "off"}:
+        return None
+    return Path(configured).expanduser()
 
 
 def keras_cache_data_dir() -> Path:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .constants import DEFAULT_RUN_ID, PRETRAINED_DIR, default_runs_dir
+from .constants import DEFAULT_RUN_ID, default_runs_dir
+from .constants import pretrained_dir as shipped_runs_dir
 from .errors import InvalidRunIdError, ModelIntegrityError, RunNotFoundError, UnsafeModelError
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -155,11 +156,16 @@ class RunInfo:
         return json.loads(path.read_text()) if path.is_file() else {}
 
 
+_FROM_ENV = object()  # RunStore's default: the shipped run's folder as $FMNIST_PRETRAINED_DIR says
+
+
 class RunStore:
     """The runs folder plus the shipped default run; every path is derived from a validated id."""
 
-    def __init__(self, root: str | Path | None = None, pretrained_dir: str | Path | None = PRETRAINED_DIR):
+    def __init__(self, root: str | Path | None = None, pretrained_dir: str | Path | None | object = _FROM_ENV):
         self.root = Path(root) if root is not None else default_runs_dir()
+        if pretrained_dir is _FROM_ENV:
+            pretrained_dir = shipped_runs_dir()
         self.pretrained_dir = Path(pretrained_dir) if pretrained_dir is not None else None
 
     def run_path(self, run_id: str) -> Path:

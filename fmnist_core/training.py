@@ -39,9 +39,8 @@ from .runs import (
 )
 
 HISTORY_KEYS = (
-    "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "train_seconds", "cpu_seconds", "learning_rate",
-    "test_accuracy",
-)
+    "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "train_seconds", "cpu_seconds", "learning_rate"
+)  # plus "test_accuracy" when train(monitor_test=True)
 
 
 # ---------------------------------------------------------------- events sent to listeners

@@ -79,7 +79,12 @@ def test_runs_json_lists_the_trained_run(trained_run_copy):
     assert table.returncode == 0 and run_id in table.stdout and "completed" in table.stdout
 
 
-def test_runs_on_an_empty_folder(tmp_path):
+def test_runs_on_an_empty_folder(tmp_path, monkeypatch):
+    # The shipped default run is listed beside the user's runs...
+    shipped = json.loads(cli("--runs-dir", str(tmp_path / "none-yet"), "runs", "--json").stdout)
+    assert [(r["run_id"], r["status"]) for r in shipped] == [("default", "completed")]
+    # ...and without it an empty folder says what to do.
+    monkeypatch.setenv("FMNIST_PRETRAINED_DIR", "none")
     proc = cli("--runs-dir", str(tmp_path / "none-yet"), "runs")
     assert proc.returncode == 0 and "no saved runs" in proc.stdout
     assert json.loads(cli("--runs-dir", str(tmp_path / "none-yet"), "runs", "--json").stdout) == []
@@ -131,7 +136,8 @@ def test_predict_good_bad_and_missing_files(trained_run_copy, real_dataset, tmp_
     assert "cannot read" in err_lines[1]
 
 
-def test_train_in_a_subprocess(tmp_path):
+def test_train_in_a_subprocess(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_PRETRAINED_DIR", "none")
     runs_dir = tmp_path / "cli-runs"
     proc = cli(
         "--runs-dir", str(runs_dir), "train",

@@ -7,24 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from fmnist_core.constants import DEFAULT_RUN_ID, PRETRAINED_DIR, default_runs_dir
+from fmnist_core.constants import DEFAULT_RUN_ID, default_runs_dir, pretrained_dir
 from fmnist_core.errors import RunError
 from fmnist_core.runs import STATUS_COMPLETED, RunInfo, RunStore
 
-#: Set to a folder to read the shipped default run from there; set to "" or "none" to
-#: ignore the shipped run entirely (the tests do this so only their own runs are seen).
-PRETRAINED_DIR_ENV = "FMNIST_PRETRAINED_DIR"
-
 ACTIVE_RUN_KEY = "active_run_id"
-
-
-def pretrained_dir() -> Path | None:
-    configured = os.environ.get(PRETRAINED_DIR_ENV)
-    if configured is None:
-        return PRETRAINED_DIR
-    if configured.strip().lower() in {"", "none", "off"}:
-        return None
-    return Path(configured).expanduser()
 
 
 def run_store() -> RunStore:
