@@ -24,16 +24,8 @@ from typing import Callable
 from . import PROJECT_DIR
 from .stats import median
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from .load_test import CHROMIUM_ARGS  # one list of browser flags for every browser this project starts
+from .load_test import DEFAULT_CHROMIUM as CHROMIUM
 NAV_LINKS = 'a[data-testid="stSidebarNavLink"], a[data-testid="stTopNavLink"], [data-testid="stSidebarNav"] a'
 
 # Text of an element without its Material icon ligatures ("grid_view") or heading anchor actions.
