@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas  # noqa: F401 - fully imported before Plotly looks it up in sys.modules (thread safety)
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 

@@ -265,7 +265,12 @@ def test_training_one_epoch_adds_a_point_and_a_run(app, page):
     page.get_by_role("button", name="Start training").click()
     page.get_by_role("heading", name="Training now").wait_for()
     # The live curves start empty: the job has just started and its first epoch takes seconds.
-    live = page.locator('[data-testid="stPlotlyChart"]').first
+    # The live chart is the one above the "New training run" form (the Compare chart further down
+    # already shows the saved runs' curves).
+    live = page.locator(
+        'xpath=//div[@data-testid="stPlotlyChart"]'
+        '[following::*[@data-testid="stHeading"][contains(normalize-space(.), "New training run")]]'
+    ).first
     live.locator(".js-plotly-plot").wait_for()
     assert sum(t["points"] for t in plotly_traces(live)) == 0, plotly_traces(live)
     page.get_by_text(re.compile(r"Epoch 1 of 1")).first.wait_for(timeout=TRAINING_TIMEOUT_MS)
