@@ -79,11 +79,8 @@ def resolve_data_dir() -> tuple[Path, bool]:
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def _read_idx(path: Path, magic: int, expected_dims: int) -> np.ndarray:
