@@ -102,9 +102,8 @@ def _style(fig: go.Figure, **options: Any) -> go.Figure:
     return fig
 
 
-def _message_figure(text: str, *, title: str | None = None, height: int = 200) -> go.Figure:
-    """A blank figure that says why it is blank, instead of empty axes that look broken."""
-    fig = go.Figure()
+def _show_message(fig: go.Figure, text: str, *, size: int = 15) -> go.Figure:
+    """Hide the axes and say, in the middle, why there is nothing to plot yet."""
     fig.add_annotation(
         text=text,
         x=0.5,
@@ -112,10 +111,16 @@ def _message_figure(text: str, *, title: str | None = None, height: int = 200) -
         xref="paper",
         yref="paper",
         showarrow=False,
-        font={"size": 15, "color": "#777777"},
+        font={"size": size, "color": "#777777"},
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
+    return fig
+
+
+def _message_figure(text: str, *, title: str | None = None, height: int = 200) -> go.Figure:
+    """A blank figure that says why it is blank, instead of empty axes that look broken."""
+    fig = _show_message(go.Figure(), text)
     return _style(fig, title=title, height=height, margin={"l": 20, "r": 20, "b": 20, "t": 20})
 
 
@@ -416,17 +421,7 @@ def training_curves(history: Mapping[str, Sequence[float]], *, title: str | None
     fig.update_yaxes(tickformat=".1~%", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=2)
     if n_epochs == 0:
-        fig.add_annotation(
-            text="Waiting for the first epoch…",
-            x=0.5,
-            y=0.5,
-            xref="paper",
-            yref="paper",
-            showarrow=False,
-            font={"size": 14, "color": "#777777"},
-        )
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
+        _show_message(fig, "Waiting for the first epoch…", size=14)
     return _style(fig, title=title, height=360, legend_on_top=False)
 
 
