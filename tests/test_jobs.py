@@ -7,24 +7,14 @@ import time
 
 import pytest
 
-from fmnist_core.config import TrainConfig
 from fmnist_core.errors import TrainingBusyError
 from fmnist_core.jobs import JOB_MANAGER, JobManager
 
+from conftest import report_optimiser_config
+
 # 1,000 synthetic images in batches of 50 -> 20 batches per epoch. Many epochs, so the job is
 # certainly still running when the test stops it (a stopped job ends after the current batch).
-LONG_CONFIG = TrainConfig(
-    architecture="seed_cnn",
-    epochs=100,
-    batch_size=50,
-    learning_rate=1e-3,
-    optimizer="adam",
-    schedule="constant",
-    warmup_epochs=0.0,
-    weight_decay=0.0,
-    validation="test",
-    seed=1,
-)
+LONG_CONFIG = report_optimiser_config(epochs=100, batch_size=50, validation="test", seed=1)
 
 
 def wait_for(predicate, manager: JobManager, timeout: float = 120.0):
