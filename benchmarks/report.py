@@ -31,12 +31,15 @@ FLOP_CONVENTION = (
 )
 TIMING_CONVENTION = (
     "Each recipe trains as defined (the seed validates on the test set, as the report did; the others on "
-    "their 5,000-image hold-out) and its accuracy on the 10,000 test images is recorded after every epoch "
-    "(outside the timed part when it is not the validation set); time to 86% = cumulative training-only "
-    "seconds (train_seconds, no validation pass) up to the first epoch at >= 86% test accuracy. Per-epoch "
-    "medians skip the first epoch (graph tracing). CPU/wall = process CPU seconds / wall seconds of an epoch "
-    "(about the number of cores kept busy; 1.0 = one core only). The 300 s target is judged on the fit "
-    "wall-clock: training plus each epoch's validation pass."
+    "their 5,000-image hold-out). Its accuracy on the 10,000 test images is checked after every epoch and, "
+    "until it first reaches 86%, every 2,560 training images (40 steps of the seed's batch of 64, 20 of a "
+    "batch of 128: the same images for every recipe), with the weights that would be saved (the EMA when "
+    "the recipe keeps one); the clock stops during those checks. Time to 86% = training-only seconds "
+    "(train_seconds: no validation pass, graph tracing included) up to the first check at >= 86%; the row "
+    "'epoch ends only' looks at epoch ends alone. Per-epoch medians skip the first epoch (graph tracing). "
+    "CPU/wall = process CPU seconds / wall seconds of an epoch (about the number of cores kept busy; 1.0 = "
+    "one core only). The 300 s target is judged on the fit wall-clock: training plus each epoch's "
+    "validation pass."
 )
 
 
@@ -177,6 +180,7 @@ def training_rows(report: BenchmarkReport) -> tuple[list[str], list[list[str]]]:
         row(f"time to {recipes[0].threshold:.0%} test acc (training only)" if recipes else "time to 86%",
             lambda r: r.time_to_threshold.describe()),
         row("x sooner than seed to 86%", speed),
+        row("time to 86%, epoch ends only", lambda r: r.time_to_threshold_by_epoch.describe()),
         row("final test accuracy (after training)", lambda r: fmt_pct(r.test_accuracy)),
         row("best epoch test accuracy", best_epoch),
         row("s / epoch, wall (median, incl. test pass)", lambda r: fmt_seconds(r.epoch_seconds, 2)),

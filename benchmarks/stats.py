@@ -40,13 +40,14 @@ class ThresholdTime:
 
     threshold: float
     reached: bool
-    epoch: int | None  # 1-based epoch that first reached it
-    seconds: float  # cumulative train_seconds up to that epoch, or over all epochs when not reached
+    epoch: float | None  # epochs of training (fractional for a mid-epoch checkpoint) when first reached
+    seconds: float  # cumulative train_seconds up to that point, or over all epochs when not reached
     epochs_run: int
 
     def describe(self) -> str:
         if self.reached:
-            return f"{self.seconds:.1f} s (epoch {self.epoch})"
+            epoch = f"{self.epoch:.0f}" if float(self.epoch).is_integer() else f"{self.epoch:.2f}"
+            return f"{self.seconds:.1f} s (epoch {epoch})"
         return f"not reached in {self.epochs_run} epochs (> {self.seconds:.1f} s)"
 
 
@@ -62,6 +63,24 @@ def time_to_threshold(
         if float(accuracy) >= threshold:
             return ThresholdTime(threshold, True, index + 1, total, len(val_accuracy))
     return ThresholdTime(threshold, False, None, total, len(val_accuracy))
+
+
+def time_to_threshold_checkpoints(
+    accuracies: Sequence[float],
+    clock_seconds: Sequence[float],
+    epochs: Sequence[float],
+    threshold: float = 0.86,
+    *,
+    epochs_run: int,
+    total_seconds: float,
+) -> ThresholdTime:
+    """The training clock at the first test checkpoint (mid-epoch or epoch-end) at >= threshold."""
+    if not len(accuracies) == len(clock_seconds) == len(epochs):
+        raise ValueError("checkpoint accuracies, seconds and epochs must have one value per checkpoint")
+    for accuracy, seconds, epoch in zip(accuracies, clock_seconds, epochs):
+        if float(accuracy) >= threshold:
+            return ThresholdTime(threshold, True, float(epoch), float(seconds), epochs_run)
+    return ThresholdTime(threshold, False, None, float(total_seconds), epochs_run)
 
 
 @dataclass(frozen=True)

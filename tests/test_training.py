@@ -117,6 +117,8 @@ def test_presets():
         1e-3,
     )
     assert seed.schedule == "constant" and seed.validation == "test"
+    # Plain categorical cross-entropy on float32 weights, as the report's Keras model had.
+    assert (seed.label_smoothing, seed.ema_momentum, seed.weight_decay, seed.mixed_precision) == (0, 0, 0, False)
     assert seed.augmentation == SEED_REPORT_AUGMENTATION
     assert preset("default") == TrainConfig()
     assert preset("best").augmentation.enabled
@@ -300,3 +302,88 @@ def test_failure_is_recorded_and_releases_the_lock(synthetic_dataset, tmp_store)
     assert recorder.events[-1].error
     with training_lock(tmp_store.root):
         pass
+
+
+# ------------------------------------------------------------------ weight EMA and test monitoring
+def test_warm_up_ema_grows_the_momentum_with_the_step():
+    """The EMA follows min(momentum, (1 + t) / (10 + t)): early averages track the trained weights
+    instead of keeping most of the random initial ones (Keras' plain EMA uses 0.99 from step 2)."""
+    import keras
+
+    from fmnist_core.training import warm_up_ema
+
+    variable = keras.Variable(np.zeros(3, dtype=np.float32))
+    optimizer = keras.optimizers.SGD(learning_rate=1.0, use_ema=True, ema_momentum=0.99)
+    warm_up_ema(optimizer)
+    optimizer.build([variable])
+    gradients = [np.array([-1.0, 2.0, 0.5], dtype=np.float32) * (step + 1) for step in range(30)]
+    value, average = np.zeros(3), np.zeros(3)
+    for step, gradient in enumerate(gradients):
+        optimizer.apply_gradients([(gradient, variable)])
+        value = value - gradient
+        momentum = min(0.99, (1 + step) / (10 + step))
+        average = momentum * average + (1 - momentum) * value
+    np.testing.assert_allclose(variable.numpy(), value, rtol=1e-6)
+    np.testing.assert_allclose(optimizer._model_variables_moving_average[0].numpy(), average, rtol=1e-5)
+    # Keras' own rule would still hold 0.99 ** 29 = 75% of the initial zeros here.
+    assert np.abs(average - value).max() < 0.2 * np.abs(value).max()
+
+
+class _SlowPredictions:
+    """Wraps predict_probabilities with a fixed delay, to show the checks are kept off the clock."""
+
+    delay = 0.25
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        import time
+
+        self.calls += 1
+        time.sleep(self.delay)
+        return self.real(*args, **kwargs)
+
+
+def test_test_monitor_checks_every_n_images_off_the_clock(synthetic_dataset, tmp_store, monkeypatch):
+    import fmnist_core.training as training
+    from fmnist_core.training import TestMonitor
+
+    slow = _SlowPredictions(training.predict_probabilities)
+    monkeypatch.setattr(training, "predict_probabilities", slow)
+    # 20 steps of 50 images per epoch: a check every 250 images is due after steps 5, 10 and 15,
+    # and the epoch end (validated on the test set here) gives the fourth.
+    result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
+                   monitor=TestMonitor(every_images=250))
+    history = result.history
+    assert history["monitor_epochs"] == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
+    assert slow.calls == 6  # the epoch-end checks reuse the validation accuracy on the test set
+    assert history["test_accuracy"] == history["val_accuracy"]
+    assert [history["monitor_test_accuracy"][i] for i in (3, 7)] == history["test_accuracy"]
+    seconds = history["monitor_seconds"]
+    assert all(later > earlier for earlier, later in zip(seconds, seconds[1:]))
+    assert seconds[-1] == pytest.approx(sum(history["train_seconds"]))
+    # The 6 x 0.25 s of checks are in the fit's wall time but not on the training clock.
+    assert result.run.meta["train_seconds"] - sum(history["seconds"]) >= 6 * slow.delay * 0.95
+
+
+def test_test_monitor_stops_mid_epoch_checks_once_the_target_is_reached(synthetic_dataset, tmp_store):
+    from fmnist_core.training import TestMonitor
+
+    result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
+                   monitor=TestMonitor(every_images=250, until_accuracy=0.0))
+    assert result.history["monitor_epochs"] == [0.25, 1.0, 2.0]
+
+
+def test_test_monitor_does_not_change_training(synthetic_dataset, tmp_path):
+    """Mid-epoch checks swap the EMA weights in and out: the trained weights must come back exactly."""
+    from fmnist_core.training import TestMonitor
+
+    config = SYNTHETIC_CONFIG.with_changes(ema_momentum=0.9, optimizer="adamw", weight_decay=1e-4)
+    histories = []
+    for name, monitor in (("plain", None), ("monitored", TestMonitor(every_images=100))):
+        store = RunStore(tmp_path / name, pretrained_dir=None)
+        histories.append(train(config, dataset=synthetic_dataset, store=store, monitor=monitor).history)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-6, atol=0, err_msg=key)
