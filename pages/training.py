@@ -14,7 +14,7 @@ from fmnist_core.models import ARCHITECTURES
 from fmnist_core.training import validate_for_training
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
 from ui.loaders import dataset, history
-from ui.state import ACTIVE_RUN_KEY, run_store, set_active_run, usable
+from ui.state import ACTIVE_RUN_KEY, compare_selection, run_store, set_active_run, usable
 from ui.training_form import (
     AUG_KEYS,
     FIELD_KEYS,
@@ -234,7 +234,11 @@ with guarded():
         empty_state("Runs appear here after their first epoch. Train two runs to compare their curves.")
     else:
         ids = list(histories)
-        selected = st.multiselect("Runs", ids, default=ids[: min(3, len(ids))], key="tr_compare_runs")
+        st.session_state["tr_compare_runs"] = compare_selection(
+            st.session_state.get("tr_compare_runs"), st.session_state.get("tr_compare_known"), ids
+        )
+        st.session_state["tr_compare_known"] = ids
+        selected = st.multiselect("Runs", ids, key="tr_compare_runs")
         metric = st.segmented_control("Metric", list(METRIC_LABELS), format_func=METRIC_LABELS.get,
                                       default="val_accuracy", required=True, key="tr_compare_metric")
         if selected:

@@ -307,8 +307,9 @@ def test_training_runs_in_the_background_and_becomes_active(at, app_env):
     no_errors(at)
     assert final.run_id in sidebar_text(at)
 
-    # The new run is in Load and Compare.
+    # The new run is in Load and Compare (added to Compare's earlier selection without a click).
     assert any(final.run_id in option for option in at.selectbox(key="tr_load_run").options)
+    assert final.run_id in at.multiselect(key="tr_compare_runs").value
     at.multiselect(key="tr_compare_runs").set_value([app_env["run_id"], final.run_id]).run()
     compare = figure(at, "tr_compare_chart")
     assert {trace["name"] for trace in compare["data"]} == {app_env["run_id"], final.run_id}
@@ -506,3 +507,15 @@ def test_errors_are_friendly_and_never_tracebacks():
     app.run()
     assert not app.exception
     assert len(app.error) == 1 and "secret" not in app.error[0].value
+
+
+def test_compare_selection_adds_new_runs_and_drops_deleted_ones():
+    from ui.state import compare_selection
+
+    runs = ["r5", "r4", "r3", "r2", "r1"]  # newest first, as RunStore lists them
+    assert compare_selection(None, None, runs) == ["r5", "r4", "r3"]
+    # The user narrowed the choice to r3; then r6 was trained and r4 deleted.
+    assert compare_selection(["r3"], runs, ["r6", "r5", "r3", "r2", "r1"]) == ["r6", "r3"]
+    # Nothing new: the user's choice stands, even an empty one.
+    assert compare_selection([], runs, runs) == []
+    assert compare_selection(["r1", "r5"], runs, runs) == ["r1", "r5"]

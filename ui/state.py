@@ -60,3 +60,15 @@ def set_active_run(run_id: str) -> None:
     """Make run_id the session's active model (usable as an on_click callback)."""
     st.session_state[ACTIVE_RUN_KEY] = run_id
     st.session_state["flash"] = f"Model **{run_id}** is now the active model."
+
+
+def compare_selection(selected: list[str] | None, known: list[str] | None, available: list[str],
+                      limit: int = 3) -> list[str]:
+    """The Compare picker's runs: the newest `limit` at first; afterwards the user's choice, plus every
+    run that appeared since the last rerun (a run just trained shows up without a click), minus any
+    run that is gone."""
+    if selected is None or known is None:
+        return available[:limit]
+    new = [run_id for run_id in available if run_id not in known]
+    kept = [run_id for run_id in selected if run_id in available]
+    return new + [run_id for run_id in kept if run_id not in new]
