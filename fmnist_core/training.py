@@ -232,21 +232,14 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, config: TrainConfig, *,
 
 
 def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
-    import keras  # noqa: PLC0415
+    from .schedules import WarmupCosine  # noqa: PLC0415
 
     if config.schedule == "constant":
         return config.learning_rate
     total = max(1, config.epochs * steps_per_epoch)
-    warmup = min(int(config.warmup_epochs * steps_per_epoch), total - 1)
-    if warmup > 0:
-        return keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=config.learning_rate * 0.1,
-            decay_steps=total - warmup,
-            warmup_target=config.learning_rate,
-            warmup_steps=warmup,
-            alpha=0.01,
-        )
-    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total, alpha=0.01)
+    warmup = max(0, min(int(config.warmup_epochs * steps_per_epoch), total - 1))
+    initial = config.learning_rate * 0.1 if warmup else config.learning_rate
+    return WarmupCosine(initial, config.learning_rate, warmup, total - warmup, alpha=0.01)
 
 
 def build_compiled_model(config: TrainConfig, steps_per_epoch: int):

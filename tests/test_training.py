@@ -387,3 +387,40 @@ def test_test_monitor_does_not_change_training(synthetic_dataset, tmp_path):
         histories.append(train(config, dataset=synthetic_dataset, store=store, monitor=monitor).history)
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-6, atol=0, err_msg=key)
+
+
+# ------------------------------------------------------------------ learning-rate schedule
+@pytest.mark.parametrize("warmup_steps", [0, 1, 21])
+def test_warmup_cosine_matches_keras_cosine_decay(warmup_steps):
+    import keras
+
+    from fmnist_core.schedules import WarmupCosine
+
+    total = 300
+    initial = 3e-4 if warmup_steps else 3e-3
+    ours = WarmupCosine(initial, 3e-3, warmup_steps, total - warmup_steps, alpha=0.01)
+    if warmup_steps:
+        theirs = keras.optimizers.schedules.CosineDecay(initial, total - warmup_steps, alpha=0.01,
+                                                        warmup_target=3e-3, warmup_steps=warmup_steps)
+    else:
+        theirs = keras.optimizers.schedules.CosineDecay(3e-3, total, alpha=0.01)
+    steps = [0, 1, 5, 20, 21, 22, 100, 299, 300, 400]
+    np.testing.assert_allclose([float(ours(s)) for s in steps], [float(theirs(s)) for s in steps], rtol=1e-5)
+
+
+def test_a_compiled_model_with_the_schedule_saves_and_loads_in_safe_mode(tmp_path):
+    """Resume loads the checkpoint compiled: its optimizer names WarmupCosine, which must load again."""
+    import keras
+
+    from fmnist_core.runs import atomic_save_model, load_verified_model
+    from fmnist_core.schedules import WarmupCosine
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    schedule = WarmupCosine(1e-4, 1e-3, 5, 95, alpha=0.01)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss="mse")
+    model.fit(np.ones((8, 4), np.float32), np.zeros((8, 2), np.float32), epochs=1, verbose=0)
+    checksum = atomic_save_model(model, tmp_path / "checkpoint.keras")
+    loaded = load_verified_model(tmp_path / "checkpoint.keras", checksum, label="test", compile=True)
+    restored = loaded.optimizer._learning_rate
+    assert isinstance(restored, WarmupCosine) and restored.get_config() == schedule.get_config()
+    assert int(loaded.optimizer.iterations) == 1
