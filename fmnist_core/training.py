@@ -107,6 +107,8 @@ class TestMonitor:
 
     every_images: int | None = None
     until_accuracy: float | None = None
+    # End the run (status "stopped") at the first check that reaches until_accuracy: a race to it.
+    stop_when_reached: bool = False
 
 
 class _TestClock:
@@ -399,6 +401,9 @@ def _make_callback(
             if test_clock is not None and test_clock.due(self.batches_done, batch):
                 elapsed = self.last_batch_end - self.epoch_wall - test_clock.paused_wall
                 test_clock.checkpoint(self.model, self.epoch + (batch + 1) / steps_per_epoch, elapsed)
+                if test_clock.reached and test_clock.monitor.stop_when_reached:
+                    self.model.stop_training = True
+                    self.stopped = True
             if stop_event is not None and stop_event.is_set():
                 self.model.stop_training = True
                 self.stopped = True

@@ -328,3 +328,22 @@ def test_parser_options():
 def test_app_benchmark_is_skipped_with_a_reason_when_the_app_is_missing(tmp_path):
     assert "does not exist" in app_unavailable_reason(tmp_path / "missing_app.py")
     assert 0 < free_port() < 65536
+
+
+def test_race_summary_takes_the_ratio_of_medians():
+    from benchmarks.race import Race, summary_lines
+    from benchmarks.stats import ThresholdTime
+
+    def reached(seconds):
+        return ThresholdTime(0.86, True, 1.0, seconds, 1)
+
+    races = [Race("seed", 1, reached(100.0), [1.6]), Race("default", 1, reached(10.0), [1.8]),
+             Race("seed", 2, reached(140.0), [1.0]), Race("default", 2, reached(12.0), [1.8]),
+             Race("seed", 3, reached(110.0), [1.6]), Race("default", 3, reached(11.0), [1.7])]
+    text = "\n".join(summary_lines(races, [1, 2, 3]))
+    assert "| seed | 100.0 s (epoch 1) | 140.0 s (epoch 1) | 110.0 s (epoch 1) | 110.0 s |" in text
+    assert "Ratio of medians: **10.0x**" in text  # 110 / 11
+    assert "per seed: 10.0x, 11.7x, 10.0x" in text
+    # A race that never reached the target leaves no median (and no ratio) rather than a flattering one.
+    races[0] = Race("seed", 1, ThresholdTime(0.86, False, None, 500.0, 50), [1.6])
+    assert "Ratio of medians" not in "\n".join(summary_lines(races, [1, 2, 3]))

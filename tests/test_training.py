@@ -424,3 +424,14 @@ def test_a_compiled_model_with_the_schedule_saves_and_loads_in_safe_mode(tmp_pat
     restored = loaded.optimizer._learning_rate
     assert isinstance(restored, WarmupCosine) and restored.get_config() == schedule.get_config()
     assert int(loaded.optimizer.iterations) == 1
+
+
+def test_test_monitor_can_end_the_run_at_the_target(synthetic_dataset, tmp_store):
+    """benchmarks.race stops each recipe at its first check at the target accuracy."""
+    from fmnist_core.training import TestMonitor
+
+    result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
+                   monitor=TestMonitor(every_images=250, until_accuracy=0.0, stop_when_reached=True))
+    assert result.status == "stopped"
+    assert result.history["monitor_epochs"] == [0.25]
+    assert tmp_store.get(result.run.run_id).epochs_completed == 0
