@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import DEFAULT_RESULTS, ensure_data_dir
-from .stats import ThresholdTime, time_to_threshold_checkpoints
-from .training_bench import CHECKPOINT_IMAGES, THRESHOLD
+from .stats import ThresholdTime
+from .training_bench import CHECKPOINT_IMAGES, THRESHOLD, cpu_wall_per_epoch, threshold_time
 
 RECIPES = ("seed", "default")
 
@@ -47,17 +47,7 @@ def race(recipe: str, seed: int, *, dataset, store) -> Race:
     config = preset(recipe).with_changes(seed=seed)
     monitor = TestMonitor(every_images=CHECKPOINT_IMAGES, until_accuracy=THRESHOLD, stop_when_reached=True)
     history = train(config, dataset=dataset, store=store, monitor=monitor, command=f"benchmarks.race {recipe}").history
-    cpu = history.get("cpu_seconds", [])
-    wall = history.get("seconds", [])
-    result = time_to_threshold_checkpoints(
-        history.get("monitor_test_accuracy", []),
-        history.get("monitor_seconds", []),
-        history.get("monitor_epochs", []),
-        THRESHOLD,
-        epochs_run=len(wall),
-        total_seconds=float(sum(history.get("train_seconds", []))),
-    )
-    return Race(recipe, seed, result, [c / w for c, w in zip(cpu, wall) if w > 0])
+    return Race(recipe, seed, threshold_time(history), cpu_wall_per_epoch(history))
 
 
 def median_seconds(races: Sequence[Race]) -> float | None:
@@ -67,17 +57,15 @@ def median_seconds(races: Sequence[Race]) -> float | None:
 
 def summary_lines(races: Sequence[Race], seeds: Sequence[int]) -> list[str]:
     lines = ["| recipe | " + " | ".join(f"seed {s}" for s in seeds) + " | median |", "|---" * (len(seeds) + 2) + "|"]
-    for recipe in RECIPES:
-        mine = [r for r in races if r.recipe == recipe]
-        cells = [r.result.describe() for r in mine]
-        median = median_seconds(mine)
-        lines.append(f"| {recipe} | " + " | ".join(cells) + f" | {'—' if median is None else f'{median:.1f} s'} |")
-    seed_median = median_seconds([r for r in races if r.recipe == "seed"])
-    default_median = median_seconds([r for r in races if r.recipe == "default"])
-    if seed_median and default_median:
-        ratios = [s.result.seconds / d.result.seconds for s, d in zip(
-            [r for r in races if r.recipe == "seed"], [r for r in races if r.recipe == "default"])]
-        lines += ["", f"Ratio of medians: **{seed_median / default_median:.1f}x** (target >= 10x); per seed: "
+    by_recipe = {recipe: [r for r in races if r.recipe == recipe] for recipe in RECIPES}
+    medians = {recipe: median_seconds(mine) for recipe, mine in by_recipe.items()}
+    for recipe, mine in by_recipe.items():
+        median = medians[recipe]
+        lines.append(f"| {recipe} | " + " | ".join(r.result.describe() for r in mine)
+                     + f" | {'—' if median is None else f'{median:.1f} s'} |")
+    if medians["seed"] and medians["default"]:
+        ratios = [s.result.seconds / d.result.seconds for s, d in zip(by_recipe["seed"], by_recipe["default"])]
+        lines += ["", f"Ratio of medians: **{medians['seed'] / medians['default']:.1f}x** (target >= 10x); per seed: "
                   + ", ".join(f"{value:.1f}x" for value in ratios) + "."]
     lines += ["", "CPU/wall per epoch of each race (about the cores kept busy; slow spells show as values near 1.0):", ""]
     lines += [f"- {r.recipe}, seed {r.seed}: {' '.join(f'{v:.2f}' for v in r.cpu_wall)}" for r in races]
@@ -124,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=42, help="training seed of the first race (default 42)")
     parser.add_argument("--record", action="store_true", help="append the results to RESULTS.md")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"results file (default: {DEFAULT_RESULTS})")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -134,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = summary_lines(races, seeds)
     print("\n".join(lines))
     if args.record:
-        command = "python -m benchmarks.race" + (" " + shlex.join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else "")
+        command = " ".join(["python -m benchmarks.race", shlex.join(argv)]).strip()
         record(lines, command, args.results)
         print(f"appended to {args.results}")
     return 0

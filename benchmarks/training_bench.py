@@ -21,6 +21,30 @@ THRESHOLD = 0.86
 CHECKPOINT_IMAGES = 2560
 
 
+def threshold_time(history: dict[str, list[float]], threshold: float = THRESHOLD) -> ThresholdTime:
+    """From the test checkpoints (every CHECKPOINT_IMAGES images and every epoch end) when recorded,
+    else from the epoch ends."""
+    train_seconds = history.get("train_seconds", [])
+    if not history.get("monitor_test_accuracy"):
+        accuracies = history.get("test_accuracy") or history.get("val_accuracy", [])
+        return time_to_threshold(accuracies, train_seconds, threshold)
+    return time_to_threshold_checkpoints(
+        history["monitor_test_accuracy"],
+        history["monitor_seconds"],
+        history["monitor_epochs"],
+        threshold,
+        epochs_run=len(train_seconds),
+        total_seconds=float(sum(train_seconds)),
+    )
+
+
+def cpu_wall_per_epoch(history: dict[str, list[float]]) -> list[float]:
+    """Process CPU seconds / wall seconds for every completed epoch: ~cores used (1.0 = one core only)."""
+    cpu = history.get("cpu_seconds", [])
+    wall = history.get("seconds", [])
+    return [c / w if w > 0 else float("nan") for c, w in zip(cpu, wall)]
+
+
 @dataclass
 class RecipeResult:
     """One recipe's run: its per-epoch history and everything derived from it."""
@@ -54,17 +78,7 @@ class RecipeResult:
 
     @property
     def time_to_threshold(self) -> ThresholdTime:
-        """From the test checkpoints (every CHECKPOINT_IMAGES images and every epoch end) when recorded."""
-        if not self.history.get("monitor_test_accuracy"):
-            return self.time_to_threshold_by_epoch
-        return time_to_threshold_checkpoints(
-            self.history["monitor_test_accuracy"],
-            self.history["monitor_seconds"],
-            self.history["monitor_epochs"],
-            self.threshold,
-            epochs_run=self.epochs_run,
-            total_seconds=self.total_train_seconds,
-        )
+        return threshold_time(self.history, self.threshold)
 
     @property
     def time_to_threshold_by_epoch(self) -> ThresholdTime:
@@ -91,10 +105,7 @@ class RecipeResult:
 
     @property
     def cpu_wall_per_epoch(self) -> list[float]:
-        """Process CPU seconds / wall seconds for every epoch: ~cores used (1.0 = one core only)."""
-        cpu = self.history.get("cpu_seconds", [])
-        wall = self.history.get("seconds", [])
-        return [c / w if w > 0 else float("nan") for c, w in zip(cpu, wall)]
+        return cpu_wall_per_epoch(self.history)
 
     @property
     def cpu_wall_ratio(self) -> float:

@@ -14,13 +14,13 @@ import types
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from .config import TrainConfig
 from .constants import NUM_CLASSES
-from .data import Dataset, load_dataset, normalize, stratified_split
+from .data import Dataset, load_dataset, stratified_split
 from .errors import ConfigError, RunError, TrainingBusyError
 from .evaluation import evaluate_model, predict_probabilities
 from .runs import (
@@ -114,8 +114,11 @@ class TestMonitor:
 class _TestClock:
     """Test-set checkpoints on a training clock that stops while the model is being evaluated."""
 
-    def __init__(self, monitor: TestMonitor, test_set, history, steps_per_epoch: int, batch_size: int):
+    def __init__(self, monitor: TestMonitor, test_set, history, steps_per_epoch: int, batch_size: int,
+                 test_is_validation: bool):
         self.monitor = monitor
+        # The seed recipe validates on the test set: its epoch-end validation accuracy is the test accuracy.
+        self.test_is_validation = test_is_validation
         self.images, self.labels = test_set
         self.history = history
         self.steps_per_epoch = steps_per_epoch
@@ -239,7 +242,7 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
     if config.schedule == "constant":
         return config.learning_rate
     total = max(1, config.epochs * steps_per_epoch)
-    warmup = max(0, min(int(config.warmup_epochs * steps_per_epoch), total - 1))
+    warmup = min(int(config.warmup_epochs * steps_per_epoch), total - 1)
     initial = config.learning_rate * 0.1 if warmup else config.learning_rate
     return WarmupCosine(initial, config.learning_rate, warmup, total - warmup, alpha=0.01)
 
@@ -374,7 +377,6 @@ def _make_callback(
     stop_event: threading.Event | None,
     report_every_s: float,
     test_clock: _TestClock | None = None,
-    test_clock_is_validation: bool = False,
 ):
     import keras  # noqa: PLC0415
 
@@ -441,9 +443,8 @@ def _make_callback(
             metrics["cpu_seconds"] = time.process_time() - self.epoch_cpu - paused_cpu
             metrics["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
             if test_clock is not None:
-                # The EMA weights are in the model here (SwapEMAWeights runs first). When the test set
-                # is the validation set (the seed recipe), its validation accuracy is the test accuracy.
-                known = metrics.get("val_accuracy") if test_clock_is_validation else None
+                # The EMA weights are in the model here (SwapEMAWeights runs first).
+                known = metrics.get("val_accuracy") if test_clock.test_is_validation else None
                 metrics["test_accuracy"] = test_clock.checkpoint(
                     self.model, epoch + 1, metrics["train_seconds"], known
                 )
@@ -568,10 +569,10 @@ def _fit_and_save(
         test_clock = None
         if monitor is not None:
             test_set = (dataset.x_test, dataset.y_test)
-            test_clock = _TestClock(monitor, test_set, history, steps_per_epoch, config.batch_size)
+            test_clock = _TestClock(monitor, test_set, history, steps_per_epoch, config.batch_size,
+                                    test_is_validation=config.validation == "test")
         callback = _make_callback(
-            store, run, history, steps_per_epoch, config.epochs, listener, stop_event, report_every_s,
-            test_clock, config.validation == "test",
+            store, run, history, steps_per_epoch, config.epochs, listener, stop_event, report_every_s, test_clock
         )
         if listener is not None:
             listener(TrainingStarted(run.run_id, config.epochs, steps_per_epoch, initial_epoch))
