@@ -17,6 +17,7 @@ from . import DEFAULT_RESULTS, PROJECT_DIR, ensure_data_dir
 
 QUICK_TRAIN_LIMIT = 2000
 QUICK_EPOCHS = 2
+RECIPES = ("seed", "default", "best")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed-epochs", type=int, metavar="N", help="epochs for the seed recipe (default: its preset)")
     parser.add_argument("--default-epochs", type=int, metavar="N", help="epochs for the default recipe (default: its preset)")
     parser.add_argument("--best", action="store_true", help="also train PRESETS['best']")
+    parser.add_argument("--recipes", type=lambda v: [r.strip() for r in v.split(",") if r.strip()], metavar="LIST",
+                        help="train only these recipes, comma-separated, from seed, default, best "
+                        "(default: seed,default, and best with --best)")
     parser.add_argument("--best-epochs", type=int, metavar="N", help="epochs for the best recipe (default: its preset)")
     parser.add_argument("--train-limit", type=int, metavar="N", help="train on N images (default: all; --quick: 2000)")
     parser.add_argument("--skip-training", action="store_true", help="no training (and no peak measurement)")
@@ -49,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             build_parser().error(f"--{name.replace('_', '-')} must be at least 1")
+    unknown = [r for r in args.recipes or [] if r not in RECIPES]
+    if unknown or args.recipes == []:
+        build_parser().error(f"--recipes takes a comma-separated list from {', '.join(RECIPES)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")  # tf.data pipelines shuffle
     ensure_data_dir()
@@ -137,6 +144,18 @@ def measure_peaks(report, *, quick: bool) -> None:
         log(f"[peak] {result.describe()}")
 
 
+def training_plan(args: argparse.Namespace) -> list[tuple[str, int | None]]:
+    """(recipe, epochs or None for the preset's own) in a fixed order: seed, default, best."""
+    quick_epochs = QUICK_EPOCHS if args.quick else None
+    epochs = {
+        "seed": args.seed_epochs or quick_epochs,
+        "default": args.default_epochs or quick_epochs,
+        "best": args.best_epochs or quick_epochs,
+    }
+    names = args.recipes or (["seed", "default"] + (["best"] if args.best else []))
+    return [(name, epochs[name]) for name in RECIPES if name in names]
+
+
 def train_recipes(report, args, dataset):
     """Train seed, default (and best) one after the other in a throwaway runs folder."""
     from fmnist_core.runs import RunStore  # noqa: PLC0415
@@ -144,17 +163,10 @@ def train_recipes(report, args, dataset):
     from .training_bench import benchmark_config, run_recipe  # noqa: PLC0415
 
     limit = args.train_limit if args.train_limit is not None else (QUICK_TRAIN_LIMIT if args.quick else None)
-    quick_epochs = QUICK_EPOCHS if args.quick else None
-    plan = [
-        ("seed", args.seed_epochs or quick_epochs),
-        ("default", args.default_epochs or quick_epochs),
-    ]
-    if args.best:
-        plan.append(("best", args.best_epochs or quick_epochs))
     trained_default = None
     with tempfile.TemporaryDirectory(prefix="fmnist-bench-runs-") as folder:
         store = RunStore(root=folder, pretrained_dir=None)
-        for name, epochs in plan:
+        for name, epochs in training_plan(args):
             config = benchmark_config(name, epochs=epochs, train_limit=limit)
             recipe, model = run_recipe(name, config, dataset=dataset, store=store, log=log)
             report.recipes.append(recipe)

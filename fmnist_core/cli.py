@@ -35,18 +35,22 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation", choices=VALIDATION_MODES, help="holdout (5,000 training images) or test")
     parser.add_argument("--train-limit", type=int, help="train on only this many images (quick runs)")
     parser.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--mirror-averaging", action=argparse.BooleanOptionalAction, default=None,
+                        help="predict on each image and its mirror image and average (test-time augmentation)")
     parser.add_argument("--rotation", type=float, help="augmentation: rotation in degrees")
     parser.add_argument("--width-shift", type=float, help="augmentation: fraction of width")
     parser.add_argument("--height-shift", type=float, help="augmentation: fraction of height")
     parser.add_argument("--zoom", type=float, help="augmentation: zoom fraction")
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None, help="augmentation: horizontal flip")
+    parser.add_argument("--erasing", type=float, help="augmentation: probability of random erasing (0-1)")
     parser.add_argument("--no-augmentation", action="store_true", help="turn every augmentation off")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     config = preset(args.preset)
     fields = ("architecture", "epochs", "batch_size", "learning_rate", "optimizer", "schedule", "warmup_epochs",
-              "weight_decay", "label_smoothing", "ema_momentum", "seed", "validation", "train_limit", "mixed_precision")
+              "weight_decay", "label_smoothing", "ema_momentum", "seed", "validation", "train_limit", "mixed_precision",
+              "mirror_averaging")
     changes = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
     aug = AugmentationConfig() if args.no_augmentation else config.augmentation
     aug_changes = {
@@ -55,6 +59,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "height_shift": args.height_shift,
         "zoom": args.zoom,
         "horizontal_flip": args.flip,
+        "erasing": args.erasing,
     }
     aug = AugmentationConfig(**{**aug.to_dict(), **{k: v for k, v in aug_changes.items() if v is not None}})
     return config.with_changes(**changes, augmentation=aug)

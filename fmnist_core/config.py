@@ -39,6 +39,9 @@ class TrainConfig:
     # bfloat16 compute (float32 weights) on CPUs with AVX512_BF16 and float16 on GPUs: about 1.2x
     # faster per image on this project's 2-core CPU.
     mixed_precision: bool = True
+    # Test-time augmentation: the saved (and validated) model averages its predictions for the image and
+    # its mirror image (fmnist_core.mirror). Training costs the same; each prediction costs two.
+    mirror_averaging: bool = False
 
     def __post_init__(self) -> None:
         get_architecture(self.architecture)
@@ -100,17 +103,24 @@ PRESETS: dict[str, TrainConfig] = {
     # Batch norm, AdamW with warm-up then cosine decay, label smoothing, weight EMA, bfloat16 where
     # native; no augmentation (it costs more time than it gives back in 7 epochs).
     "default": TrainConfig(),
-    # Wider, longer, with light augmentation (flip and shifts of about 2 pixels).
+    # Larger, 4x longer, regularised for the long schedule: flips, shifts of up to ~3 pixels, random
+    # erasing of half the images, a stronger decoupled weight decay; trained on all 60,000 images (the
+    # test curve is only watched: the final weights are kept, no epoch is picked by it); predictions
+    # average the image and its mirror image.
     "best": TrainConfig(
-        architecture="wide_cnn",
-        epochs=15,
-        augmentation=AugmentationConfig(width_shift=0.08, height_shift=0.08, horizontal_flip=True),
+        architecture="large_cnn",
+        epochs=28,
+        weight_decay=0.02,
+        augmentation=AugmentationConfig(width_shift=0.1, height_shift=0.1, horizontal_flip=True, erasing=0.5),
+        validation="test",
+        mirror_averaging=True,
     ),
 }
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "seed": "The seed report's exact recipe (85.88% in the report; about 14 minutes on 2 cores here).",
     "default": "Fast and accurate: the project's default recipe.",
-    "best": "Highest accuracy: longer schedule with light augmentation.",
+    "best": "Highest accuracy: a larger CNN, 30 epochs on all 60,000 images with flips, shifts and random "
+    "erasing; predictions average each image and its mirror image (about 40 minutes on 2 cores).",
 }
 
 

@@ -237,7 +237,7 @@ def load_verified_model(path: Path, expected_sha256: str | None, *, label: str, 
         )
     import keras  # noqa: PLC0415
 
-    from . import schedules  # noqa: F401, PLC0415 - registers the schedule a saved optimizer names
+    from . import mirror, schedules  # noqa: F401, PLC0415 - register the layer and schedule a saved model names
 
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)

@@ -260,6 +260,10 @@ def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
         model = build_model(config.architecture)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
+    if config.mirror_averaging:
+        from .mirror import mirror_averaged  # noqa: PLC0415
+
+        model = mirror_averaged(model)  # float32 policy: the average of two float32 softmax outputs
     lr = learning_rate_schedule(config, steps_per_epoch)
     # EMA: validate and save an exponential moving average of the weights, which is far less noisy
     # than the raw weights while the learning rate is high.

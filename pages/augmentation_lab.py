@@ -14,7 +14,7 @@ from ui.training_form import LAB_HANDOFF_KEY
 
 page_header(
     "Augmentation lab",
-    "Random rotations, shifts, zooms and flips show the network a slightly different image every epoch. "
+    "Random rotations, shifts, zooms, flips and erased patches show the network a slightly different image every epoch. "
     "Pick an image and tune the settings: the previews run through the very layer stack used in training.",
     icon=":material/auto_fix_high:",
 )
@@ -59,6 +59,9 @@ with guarded():
                                 persist_state="session")
         height_shift = c2.slider("Height shift (± fraction)", 0.0, 0.5, step=0.01, key="lab_height_shift",
                                  persist_state="session")
+        erasing = c1.slider("Random erasing (probability)", 0.0, 1.0, step=0.05, key="lab_erasing",
+                            persist_state="session",
+                            help="Replace a random rectangle (2-25% of the image) with noise in this share of the images.")
         c3, c4, c5 = st.columns(3, vertical_alignment="bottom")
         flip = c3.toggle("Horizontal flip", key="lab_horizontal_flip", persist_state="session")
         seed = c4.number_input("Preview seed", min_value=0, max_value=1_000_000, step=1, key="lab_seed",
@@ -66,7 +69,7 @@ with guarded():
         count = c5.selectbox("Versions", COUNTS, key="lab_count", persist_state="session")
 
     config = AugmentationConfig(rotation_deg=rotation, width_shift=width_shift, height_shift=height_shift,
-                                zoom=zoom, horizontal_flip=flip)
+                                zoom=zoom, horizontal_flip=flip, erasing=erasing)
     if not config.enabled:
         st.info("Every transform is off, so each version equals the original. Move a slider to see augmentation.",
                 icon=":material/tune:")

@@ -158,6 +158,8 @@ with guarded():
         a2.slider("Height shift (± fraction)", 0.0, 0.5, step=0.01, key=AUG_KEYS["height_shift"],
                   persist_state="session")
         a1.toggle("Horizontal flip", key=AUG_KEYS["horizontal_flip"], persist_state="session")
+        a2.slider("Random erasing (probability)", 0.0, 1.0, step=0.05, key=AUG_KEYS["erasing"], persist_state="session",
+                  help="Replace a random rectangle (2-25% of the image) with noise in this share of the images.")
     with st.expander("Advanced", icon=":material/tune:"):
         d1, d2, d3 = st.columns(3)
         d1.number_input("Warm-up epochs", min_value=0.0, max_value=50.0, step=0.5, key=FIELD_KEYS["warmup_epochs"],
@@ -171,6 +173,9 @@ with guarded():
                         help="Validate and save a moving average of the weights (0 turns it off).")
         d2.toggle("Mixed precision", key=FIELD_KEYS["mixed_precision"], persist_state="session",
                   help="bfloat16 compute on CPUs that support it, float16 on GPUs; weights stay float32.")
+        d3.toggle("Mirror averaging", key=FIELD_KEYS["mirror_averaging"], persist_state="session",
+                  help="Test-time augmentation: predict on each image and its mirror image and average the two. "
+                  "Training costs the same; every prediction costs twice as much.")
 
     start = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=running,
                       help="A model is training already; wait for it or stop it above." if running else None)

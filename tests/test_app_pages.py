@@ -235,10 +235,13 @@ def test_augmentation_lab_updates_live_and_hands_settings_to_training(at):
     assert "Sneaker" in " ".join(c.value for c in at.caption)
 
     at.toggle(key="lab_horizontal_flip").set_value(True).run()
+    at.slider(key="lab_erasing").set_value(0.5).run()
+    no_errors(at)
     next(b for b in at.button if b.label == "Use these settings for training").click().run()
     no_errors(at)
     assert at.slider(key="aug_rotation_deg").value == 40.0  # now on the Training page, pre-filled
     assert at.toggle(key="aug_horizontal_flip").value is True
+    assert at.slider(key="aug_erasing").value == 0.5
     assert any("Augmentation lab" in i.value for i in at.info)
 
 
@@ -274,6 +277,13 @@ def test_training_presets_fill_the_form(at):
     assert at.selectbox(key="tr_validation").value == "test"
     assert at.slider(key="aug_rotation_deg").value == 10.0 and at.toggle(key="aug_horizontal_flip").value is True
     assert at.toggle(key="tr_mixed_precision").value is False  # the report trained in float32
+    assert at.toggle(key="tr_mirror_averaging").value is False
+    at.segmented_control(key="tr_preset").set_value("best").run()
+    no_errors(at)
+    best = PRESETS["best"]
+    assert at.selectbox(key="tr_architecture").value == best.architecture == "large_cnn"
+    assert at.toggle(key="tr_mirror_averaging").value is True
+    assert at.slider(key="aug_erasing").value == best.augmentation.erasing > 0
 
 
 def test_training_runs_in_the_background_and_becomes_active(at, app_env):

@@ -37,6 +37,8 @@ def asymmetric_image() -> np.ndarray:
         {"height_shift": -0.1},
         {"zoom": 0.95},
         {"zoom": -0.01},
+        {"erasing": 1.01},
+        {"erasing": -0.1},
     ],
 )
 def test_out_of_range_settings_raise_config_error(kwargs):
@@ -87,6 +89,49 @@ def test_flip_only_gives_exact_mirror_images(asymmetric_image):
     kept = [np.array_equal(copy, asymmetric_image) for copy in out]
     assert all(f or k for f, k in zip(flipped, kept)), "a flip-only copy is neither the image nor its mirror"
     assert any(flipped) and any(kept)
+
+
+def _erased_masks(image: np.ndarray, config: AugmentationConfig, count: int, seed: int = 0) -> np.ndarray:
+    """Boolean masks of the pixels each erasing-only copy changed."""
+    out = augment_preview(image, config, count=count, seed=seed)
+    return out != image
+
+
+def test_erasing_always_replaces_one_rectangle_of_2_to_25_percent():
+    flat = np.full((28, 28), 128, dtype=np.uint8)  # noise equal to 128 on every pixel of a patch is impossible
+    masks = _erased_masks(flat, AugmentationConfig(erasing=1.0), count=64, seed=1)
+    areas = []
+    for mask in masks:
+        rows, cols = np.nonzero(mask)
+        assert rows.size, "erasing with probability 1 left an image untouched"
+        box = mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        # noise rounds to 128 on about 1 pixel in 255 by chance; otherwise the changed pixels fill one box
+        assert (~box).sum() <= 3
+        areas.append(box.size / mask.size)
+    assert 0.01 <= min(areas) and max(areas) <= 0.30  # 2-25% of the area, up to pixel rounding
+    assert max(areas) - min(areas) > 0.1  # sizes vary
+
+
+def test_erasing_probability_is_the_share_of_images_erased_and_seeded():
+    flat = np.full((28, 28), 128, dtype=np.uint8)
+    config = AugmentationConfig(erasing=0.5)
+    assert config.enabled and [type(layer).__name__ for layer in build_augmentation(config).layers] == [
+        "RandomRectErasing"
+    ]
+    masks = _erased_masks(flat, config, count=400, seed=2)
+    erased = int(masks.any(axis=(1, 2)).sum())
+    assert 150 <= erased <= 250  # Binomial(400, 0.5): outside this is a 1e-5 event
+    np.testing.assert_array_equal(masks, _erased_masks(flat, config, count=400, seed=2))
+    assert not np.array_equal(masks, _erased_masks(flat, config, count=400, seed=3))
+    assert AugmentationConfig.from_dict(config.to_dict()) == config
+    assert AugmentationConfig.from_dict({"zoom": 0.1}).erasing == 0.0  # runs saved before erasing existed
+
+
+def test_erasing_is_off_at_inference():
+    layer = augmentation.random_erasing_layer(1.0, seed=0)
+    batch = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(layer(batch, training=False)), batch)
+    assert not np.array_equal(np.asarray(layer(batch, training=True)), batch)
 
 
 def test_training_pipeline_uses_build_augmentation(monkeypatch):

@@ -16,7 +16,7 @@ if str(REPO_DIR) not in sys.path:
 
 from benchmarks import report as rep  # noqa: E402
 from benchmarks.app_bench import AppResult, PageTiming, app_unavailable_reason, free_port  # noqa: E402
-from benchmarks.cli import build_parser, main  # noqa: E402
+from benchmarks.cli import build_parser, main, training_plan  # noqa: E402
 from benchmarks.inference_bench import InferenceResult, LatencySample, make_user_jpeg  # noqa: E402
 from benchmarks.machine import MachineInfo, collect, read_cpuinfo  # noqa: E402
 from benchmarks.peak import PeakResult, measure_matmul_peak  # noqa: E402
@@ -297,6 +297,18 @@ def test_text_and_markdown_reports_show_every_section():
             assert line.endswith("|")
 
 
+def test_recipe_rows_say_what_validates_and_how_it_predicts():
+    seed = _recipe("seed", [0.8, 0.87], [10.0, 10.0])
+    seed.config.update(validation="test")
+    best = _recipe("best", [0.9, 0.95], [5.0, 5.0])
+    best.config.update(validation="holdout", mirror_averaging=True, augmentation={"erasing": 0.5})
+    seed_rows, best_rows = rep._recipe_rows(seed), rep._recipe_rows(best)
+    assert seed_rows["validated on"] == "test set" and seed_rows["predictions"] == "one view"
+    assert best_rows["validated on"] == "5,000-image hold-out"
+    assert best_rows["predictions"] == "mean of image and mirror image"
+    assert best_rows["augmentation"] == "erasing=0.5"
+
+
 def test_tables_align_and_escape():
     text = rep.text_table(["a", "bb"], [["xxx", "y"], ["z", "w"]])
     lines = text.splitlines()
@@ -323,6 +335,19 @@ def test_parser_options():
     assert args.seed_epochs == 3 and args.default_epochs == 2 and args.results == Path("x.md")
     with pytest.raises(SystemExit):
         main(["--seed-epochs", "0"])
+
+
+def test_training_plan_follows_recipes_best_and_epoch_options():
+    def plan(*argv):
+        return training_plan(build_parser().parse_args(list(argv)))
+
+    assert plan() == [("seed", None), ("default", None)]
+    assert plan("--best", "--best-epochs", "4") == [("seed", None), ("default", None), ("best", 4)]
+    assert plan("--recipes", "best") == [("best", None)]
+    assert plan("--recipes", "best, seed", "--quick") == [("seed", 2), ("best", 2)]  # fixed order
+    for bad in (["--recipes", "fast"], ["--recipes", ","]):
+        with pytest.raises(SystemExit):
+            main(bad)
 
 
 def test_app_benchmark_is_skipped_with_a_reason_when_the_app_is_missing(tmp_path):

@@ -19,7 +19,7 @@ SEED_CNN_PARAMETERS = (32 * 9 + 32) + (64 * 9 * 32 + 64) + (1600 * 128 + 128) + 
 
 
 def test_registry_names():
-    assert set(ARCHITECTURES) == {"seed_cnn", "fast_cnn", "wide_cnn"}
+    assert set(ARCHITECTURES) == {"seed_cnn", "fast_cnn", "wide_cnn", "large_cnn"}
     for name, arch in ARCHITECTURES.items():
         assert arch.name == name and arch.title and arch.description
         assert get_architecture(name) is arch

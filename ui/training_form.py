@@ -28,6 +28,7 @@ FIELD_KEYS = {
     "label_smoothing": "tr_label_smoothing",
     "ema_momentum": "tr_ema_momentum",
     "mixed_precision": "tr_mixed_precision",
+    "mirror_averaging": "tr_mirror_averaging",
     "validation": "tr_validation",
     "seed": "tr_seed",
 }
@@ -38,6 +39,7 @@ AUG_KEYS = {
     "height_shift": "aug_height_shift",
     "zoom": "aug_zoom",
     "horizontal_flip": "aug_horizontal_flip",
+    "erasing": "aug_erasing",
 }
 SUBSET_TOGGLE_KEY = "tr_use_subset"
 SUBSET_SIZE_KEY = "tr_train_limit"
@@ -51,6 +53,7 @@ def augmentation_values(aug: AugmentationConfig) -> dict[str, Any]:
         AUG_KEYS["height_shift"]: float(aug.height_shift),
         AUG_KEYS["zoom"]: float(aug.zoom),
         AUG_KEYS["horizontal_flip"]: bool(aug.horizontal_flip),
+        AUG_KEYS["erasing"]: float(aug.erasing),
     }
 
 
@@ -61,7 +64,8 @@ def config_values(config: TrainConfig) -> dict[str, Any]:
         values[FIELD_KEYS[name]] = int(values[FIELD_KEYS[name]])
     for name in ("learning_rate", "warmup_epochs", "weight_decay", "label_smoothing", "ema_momentum"):
         values[FIELD_KEYS[name]] = float(values[FIELD_KEYS[name]])
-    values[FIELD_KEYS["mixed_precision"]] = bool(values[FIELD_KEYS["mixed_precision"]])
+    for name in ("mixed_precision", "mirror_averaging"):
+        values[FIELD_KEYS[name]] = bool(values[FIELD_KEYS[name]])
     values.update(augmentation_values(config.augmentation))
     values[SUBSET_TOGGLE_KEY] = config.train_limit is not None
     values[SUBSET_SIZE_KEY] = int(config.train_limit or DEFAULT_SUBSET)
