@@ -91,6 +91,10 @@ def build_augmentation(config: AugmentationConfig, seed: int | None = None):
 # 28x28 garment loses its identity sooner), aspect ratio 0.3-3.3, filled with uniform noise.
 ERASE_AREA = (0.02, 0.25)
 ERASE_ASPECT = (0.3, 1 / 0.3)
+ERASING_HELP = (
+    f"Replace a random rectangle ({ERASE_AREA[0]:.0%}-{ERASE_AREA[1]:.0%} of the image) with noise in this "
+    "share of the images."
+)
 
 
 def random_erasing_layer(probability: float, seed: int | None = None):

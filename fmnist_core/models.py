@@ -67,7 +67,7 @@ def _pooled_cnn(
     for stage, filters in enumerate(widths):
         if stage:
             x = layers.MaxPooling2D(2)(x)
-        for index, width in enumerate(filters):
+        for width in filters:
             if stage == 0 and not stem_batch_norm:
                 x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
             else:

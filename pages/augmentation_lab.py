@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from fmnist_core.augmentation import AugmentationConfig
+from fmnist_core.augmentation import ERASING_HELP, AugmentationConfig
 from fmnist_core.charts import augmentation_figure
 from fmnist_core.constants import CLASS_NAMES, TRAIN_SIZE
 from ui.layout import PAGE_PATHS, guarded, page_header
@@ -61,7 +61,7 @@ with guarded():
                                  persist_state="session")
         erasing = c1.slider("Random erasing (probability)", 0.0, 1.0, step=0.05, key="lab_erasing",
                             persist_state="session",
-                            help="Replace a random rectangle (2-25% of the image) with noise in this share of the images.")
+                            help=ERASING_HELP)
         c3, c4, c5 = st.columns(3, vertical_alignment="bottom")
         flip = c3.toggle("Horizontal flip", key="lab_horizontal_flip", persist_state="session")
         seed = c4.number_input("Preview seed", min_value=0, max_value=1_000_000, step=1, key="lab_seed",

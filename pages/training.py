@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fmnist_core.augmentation import ERASING_HELP
 from fmnist_core.charts import compare_runs_curves, training_curves
 from fmnist_core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SCHEDULES, VALIDATION_MODES, TrainConfig
 from fmnist_core.constants import TRAIN_SIZE, VALIDATION_SIZE
@@ -159,7 +160,7 @@ with guarded():
                   persist_state="session")
         a1.toggle("Horizontal flip", key=AUG_KEYS["horizontal_flip"], persist_state="session")
         a2.slider("Random erasing (probability)", 0.0, 1.0, step=0.05, key=AUG_KEYS["erasing"], persist_state="session",
-                  help="Replace a random rectangle (2-25% of the image) with noise in this share of the images.")
+                  help=ERASING_HELP)
     with st.expander("Advanced", icon=":material/tune:"):
         d1, d2, d3 = st.columns(3)
         d1.number_input("Warm-up epochs", min_value=0.0, max_value=50.0, step=0.5, key=FIELD_KEYS["warmup_epochs"],
