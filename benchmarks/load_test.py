@@ -69,7 +69,7 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1400, "height": 900}
 
-# Selectors and texts of the app (pages/classify.py, pages/training.py, ui/classify.py).
+# Selectors and texts of the app (views/classify.py, views/training.py, ui/classify.py).
 #: JavaScript: true when the app has settled, as Streamlit's own e2e tests define it: connected, no script
 #: running, no running indicator, and no skeletons (widgets whose code is still loading).
 SETTLED_JS = """() => {

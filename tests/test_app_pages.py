@@ -30,6 +30,8 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from ui.navigation import VIEWS_DIR  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 TIMEOUT = 120  # seconds per AppTest run: the first TensorFlow import is slow on 2 busy cores
@@ -60,26 +62,6 @@ def app_env(app_runs, monkeypatch):
     return app_runs
 
 
-@pytest.fixture(autouse=True)
-def navigation_mode(monkeypatch):
-    """Run every AppTest run the way a warm server does: through app.py's st.navigation.
-
-    AppTest forgets, before each run, that st.navigation replaced the legacy pages/ folder
-    mode, so after switch_page() it would run a page file without app.py. The app repairs
-    that itself (ui.layout.ensure_navigation_frame reruns through app.py), but that rerun
-    drops the button click of the run. Real servers keep the mode once set.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
 @pytest.fixture()
 def at(app_env) -> AppTest:
     """A fresh session of the app, on the Home page, with the fixture's model active."""
@@ -91,7 +73,7 @@ def at(app_env) -> AppTest:
 
 
 def open_page(app: AppTest, page: str) -> AppTest:
-    app.switch_page(f"pages/{page}.py").run()
+    app.switch_page(f"{VIEWS_DIR}/{page}.py").run()
     assert not app.exception, app.exception
     return app
 

@@ -165,7 +165,7 @@ def open_page(page, spec: PageSpec) -> None:
             f"no sidebar link {spec.nav_label!r}; the sidebar shows {shown}. If it lists file names "
             "('app', 'data explorer', ...) Streamlit ran in pages/-folder mode and never ran app.py: "
             "a folder named pages/ beside app.py makes Streamlit ignore st.navigation. Rename it "
-            "(e.g. app_pages/) and update the paths in app.py and ui/layout.py."
+            "and keep the paths in ui/navigation.py."
         )
     link.click()
     page.get_by_role("heading", level=1).filter(has_text=spec.title).wait_for()

@@ -21,18 +21,11 @@ from fmnist_core.errors import (
     UnsafeModelError,
 )
 
+from .navigation import PAGE_PATHS, page
 from .state import active_run
 
 LOGGER = logging.getLogger("fmnist_studio")
 
-PAGE_PATHS = {
-    "home": "pages/home.py",
-    "data": "pages/data_explorer.py",
-    "augmentation": "pages/augmentation_lab.py",
-    "training": "pages/training.py",
-    "predictions": "pages/predictions.py",
-    "classify": "pages/classify.py",
-}
 
 # (title, what went wrong in plain words, what to do next)
 _ERROR_TEXT: list[tuple[type[FmnistError], str, str]] = [
@@ -88,28 +81,10 @@ def guarded() -> Iterator[None]:
         show_error(exc)
 
 
-def ensure_navigation_frame() -> None:
-    """Make sure a page runs inside app.py (st.navigation, page config, sidebar), never on its own.
-
-    Because the page files live in ``pages/``, Streamlit starts in its legacy "pages directory"
-    mode until some session has executed ``st.navigation``. A first request for a page's URL
-    (a bookmarked or reconnecting tab after a restart), or ``AppTest.switch_page``, then runs
-    the page file directly, without app.py. Switching the flag off and rerunning sends the run
-    through app.py, on the same page (both modes derive the page's id from its file name).
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager  # noqa: PLC0415 - internal API
-    except ImportError:  # pragma: no cover - a future Streamlit without the legacy mode
-        return
-    if getattr(PagesManager, "uses_pages_directory", None):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-def page_header(title: str, intro: str, icon: str | None = None) -> None:
-    """The same title row and one-line introduction on every page, plus any pending notice."""
-    ensure_navigation_frame()
-    st.title(f"{icon} {title}" if icon else title, anchor=False)
+def page_header(key: str, intro: str, *, title: str | None = None) -> None:
+    """The same title row (the registry's icon and title) and introduction on every page, plus any notice."""
+    spec = page(key)
+    st.title(f"{spec.icon} {title or spec.title}", anchor=False)
     st.caption(intro)
     flash = st.session_state.pop("flash", None)
     if flash:

@@ -28,10 +28,9 @@ from ui.training_form import (
 )
 
 page_header(
-    "Training",
+    "training",
     "Train a classifier in the background: it keeps going while you explore other pages, and every "
     "completed epoch is checkpointed. One model trains at a time on this server.",
-    icon=":material/model_training:",
 )
 
 state = st.session_state

@@ -11,16 +11,17 @@ import streamlit as st
 
 from fmnist_core.constants import CLASS_NAMES, IMAGE_SIZE, TEST_SIZE, TRAIN_SIZE, VALIDATION_SIZE
 from fmnist_core.models import ARCHITECTURES
-from ui.layout import PAGE_PATHS, format_count, format_duration, format_percent, guarded, no_model_notice, page_header
+from ui.layout import format_count, format_duration, format_percent, guarded, no_model_notice, page_header
 from ui.loaders import dataset
+from ui.navigation import HOME_KEY, PAGES
 from ui.state import active_run
 
 page_header(
-    "Fashion-MNIST Studio",
+    "home",
     "Explore the Fashion-MNIST clothing images, train convolutional networks on them in the background, "
     "and see exactly where and why a model is right or wrong. You can also draw or upload a garment "
     "and watch the active model classify it.",
-    icon=":material/checkroom:",
+    title="Fashion-MNIST Studio",
 )
 
 facts, model_col = st.columns([2, 3], gap="large")
@@ -76,15 +77,9 @@ with model_col, guarded():
 
 st.divider()
 st.subheader("Where to go", anchor=False)
-links = [
-    ("data", "Data explorer", ":material/grid_view:", "Browse the images by class, see the class balance and the average image."),
-    ("augmentation", "Augmentation lab", ":material/auto_fix_high:", "Try rotation, shifts, zoom and flips on one image, live."),
-    ("training", "Training", ":material/model_training:", "Train a model in the background, watch it learn, compare runs."),
-    ("predictions", "Predictions", ":material/fact_check:", "Confusion matrix, per-class scores and the mistakes, image by image."),
-    ("classify", "Classify", ":material/draw:", "Draw a garment or upload a photo and see what the model says."),
-]
+links = [spec for spec in PAGES if spec.key != HOME_KEY]
 columns = st.columns(len(links))
-for column, (page, label, icon, text) in zip(columns, links):
+for column, spec in zip(columns, links):
     with column:
-        st.page_link(PAGE_PATHS[page], label=label, icon=icon)
-        st.caption(text)
+        st.page_link(spec.path, label=spec.title, icon=spec.icon)
+        st.caption(spec.description)

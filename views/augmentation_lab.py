@@ -8,15 +8,15 @@ import streamlit as st
 from fmnist_core.augmentation import ERASING_HELP, AugmentationConfig
 from fmnist_core.charts import augmentation_figure
 from fmnist_core.constants import CLASS_NAMES, TRAIN_SIZE
-from ui.layout import PAGE_PATHS, guarded, page_header
+from ui.layout import guarded, page_header
+from ui.navigation import PAGE_PATHS
 from ui.loaders import augmented_previews, class_indices, split_arrays
 from ui.training_form import LAB_HANDOFF_KEY
 
 page_header(
-    "Augmentation lab",
+    "augmentation",
     "Random rotations, shifts, zooms, flips and erased patches show the network a slightly different image every epoch. "
     "Pick an image and tune the settings: the previews run through the very layer stack used in training.",
-    icon=":material/auto_fix_high:",
 )
 
 state = st.session_state

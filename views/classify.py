@@ -10,10 +10,9 @@ from ui.layout import format_percent, guarded, no_model_notice, page_header, sho
 from ui.state import active_run
 
 page_header(
-    "Classify",
+    "classify",
     "Draw a garment or upload a photo. It is turned into a Fashion-MNIST style 28×28 image (light object on "
     "black, cropped and centred) and classified by the active model.",
-    icon=":material/draw:",
 )
 
 state = st.session_state

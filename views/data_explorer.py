@@ -12,10 +12,9 @@ from ui.layout import guarded, page_header
 from ui.loaders import class_counts_both, class_mean_images, shuffled_indices, split_arrays
 
 page_header(
-    "Data explorer",
+    "data",
     "Every image is 28×28 grayscale with one of ten labels. Filter by class, reshuffle, and page through "
     "either set; below, how many images each class has and what its average image looks like.",
-    icon=":material/grid_view:",
 )
 
 SPLIT_LABELS = {"train": "Training set", "test": "Test set"}

@@ -16,10 +16,9 @@ from ui.loaders import evaluation, split_arrays
 from ui.state import active_run
 
 page_header(
-    "Predictions",
+    "predictions",
     "The active model on the test set: where it confuses classes, how each class scores, and the "
     "individual images it gets right and wrong (mistakes in red).",
-    icon=":material/fact_check:",
 )
 
 state = st.session_state
