@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -17,6 +18,11 @@ from .errors import FmnistError
 from .models import ARCHITECTURES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Subcommands defined in their own modules (fmnist_core/commands/): each has a light-weight
+# ``register(subparsers)`` that adds its parser with ``set_defaults(handler=function)``; the
+# handler takes the parsed arguments and returns the exit status. Heavy imports stay in handlers.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("run_id")
     predict_parser.add_argument("images", nargs="+", type=Path)
     predict_parser.add_argument("--json", action="store_true")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
     return parser
 
 
@@ -231,7 +239,8 @@ COMMANDS = {"train": _cmd_train, "resume": _cmd_resume, "runs": _cmd_runs, "eval
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or COMMANDS[args.command]
+        return handler(args)
     except FmnistError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
