@@ -8,41 +8,51 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .settings import check_settings, setting, settings_of
+
+
+# Random erasing as in Zhong et al. (2017): the erased area is 2-25% of the image (they use up to 40%; a
+# 28x28 garment loses its identity sooner), aspect ratio 0.3-3.3, filled with uniform noise.
+ERASE_AREA = (0.02, 0.25)
+ERASE_ASPECT = (0.3, 1 / 0.3)
+ERASING_HELP = (
+    f"Replace a random rectangle ({ERASE_AREA[0]:.0%}-{ERASE_AREA[1]:.0%} of the image) with noise in this "
+    "share of the images."
+)
 
 
 @dataclass(frozen=True)
 class AugmentationConfig:
-    """Each transform is off at its zero value; ranges follow ImageDataGenerator's meaning."""
+    """Each transform is off at its zero value; ranges follow ImageDataGenerator's meaning.
 
-    rotation_deg: float = 0.0  # random rotation in [-deg, +deg]
-    width_shift: float = 0.0  # fraction of the width, in [-f, +f]
-    height_shift: float = 0.0
-    zoom: float = 0.0  # zoom factor in [1 - z, 1 + z]
-    horizontal_flip: bool = False
-    erasing: float = 0.0  # probability of erasing one random rectangle with noise (Zhong et al., 2017)
+    Every field is a setting (fmnist_core.settings): its label, range and step here are what the
+    Training page, the Augmentation lab, the command line and the validation below all use.
+    """
+
+    rotation_deg: float = setting(0.0, label="Rotation (± degrees)", minimum=0.0, maximum=180.0, step=1.0,
+                                  group="augmentation", widget="slider", flag="--rotation",
+                                  help="Rotate each image by a random angle in [-deg, +deg].")
+    width_shift: float = setting(0.0, label="Width shift (± fraction)", minimum=0.0, maximum=0.5, step=0.01,
+                                 group="augmentation", widget="slider",
+                                 help="Shift sideways by a random fraction of the width in [-f, +f].")
+    height_shift: float = setting(0.0, label="Height shift (± fraction)", minimum=0.0, maximum=0.5, step=0.01,
+                                  group="augmentation", widget="slider",
+                                  help="Shift up or down by a random fraction of the height in [-f, +f].")
+    zoom: float = setting(0.0, label="Zoom (± fraction)", minimum=0.0, maximum=0.9, step=0.01,
+                          group="augmentation", widget="slider",
+                          help="Zoom by a random factor in [1 - z, 1 + z].")
+    horizontal_flip: bool = setting(False, label="Horizontal flip", group="augmentation", flag="--flip",
+                                    help="Mirror half of the images left to right.")
+    erasing: float = setting(0.0, label="Random erasing (probability)", minimum=0.0, maximum=1.0, step=0.05,
+                             group="augmentation", widget="slider", help=ERASING_HELP)
 
     def __post_init__(self) -> None:
-        checks = {
-            "rotation_deg": (self.rotation_deg, 0.0, 180.0),
-            "width_shift": (self.width_shift, 0.0, 0.5),
-            "height_shift": (self.height_shift, 0.0, 0.5),
-            "zoom": (self.zoom, 0.0, 0.9),
-            "erasing": (self.erasing, 0.0, 1.0),
-        }
-        for name, (value, low, high) in checks.items():
-            if not low <= float(value) <= high:
-                raise ConfigError(f"augmentation {name}={value} is outside [{low}, {high}]")
+        check_settings(self, owner="augmentation ")
 
     @property
     def enabled(self) -> bool:
-        return bool(
-            self.rotation_deg
-            or self.width_shift
-            or self.height_shift
-            or self.zoom
-            or self.horizontal_flip
-            or self.erasing
-        )
+        """True when any transform is on (every setting is off at its zero value)."""
+        return any(getattr(self, item.name) for item in settings_of(type(self)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,16 +95,6 @@ def build_augmentation(config: AugmentationConfig, seed: int | None = None):
     if config.erasing:
         layers.append(random_erasing_layer(config.erasing, seed=layer_seed(5)))
     return keras.Sequential(layers, name="augmentation")
-
-
-# Random erasing as in Zhong et al. (2017): the erased area is 2-25% of the image (they use up to 40%; a
-# 28x28 garment loses its identity sooner), aspect ratio 0.3-3.3, filled with uniform noise.
-ERASE_AREA = (0.02, 0.25)
-ERASE_ASPECT = (0.3, 1 / 0.3)
-ERASING_HELP = (
-    f"Replace a random rectangle ({ERASE_AREA[0]:.0%}-{ERASE_AREA[1]:.0%} of the image) with noise in this "
-    "share of the images."
-)
 
 
 def random_erasing_layer(probability: float, seed: int | None = None):

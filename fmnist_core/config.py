@@ -6,65 +6,89 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .augmentation import NO_AUGMENTATION, SEED_REPORT_AUGMENTATION, AugmentationConfig
+from .constants import TRAIN_SIZE, VALIDATION_SIZE
 from .errors import ConfigError
-from .models import get_architecture
+from .models import ARCHITECTURES, get_architecture
+from .settings import check_settings, setting
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
 VALIDATION_MODES = ("holdout", "test")
+VALIDATION_LABELS = {"holdout": f"Hold-out ({VALIDATION_SIZE:,} training images)", "test": "Test set (seed report)"}
+DEFAULT_SUBSET = 5000  # the training subset offered when a user turns "Train on a subset" on
+
+
+def _architecture_names() -> tuple[str, ...]:
+    return tuple(ARCHITECTURES)
+
+
+def _architecture_title(name: str) -> str:
+    return get_architecture(name).title
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    architecture: str = "fast_cnn"
-    epochs: int = 7
+    """Everything that defines a training run. Each field declared with ``setting(...)`` is a
+    hyperparameter: its label, help, range and step here drive the validation below, the Training
+    page's form (ui/settings_widgets.py) and the command line's options (fmnist_core/cli.py)."""
+
+    architecture: str = setting(
+        "fast_cnn", label="Architecture", choices=_architecture_names, choice_labels=_architecture_title,
+        validator=get_architecture,
+        help="seed_cnn is the seed report's model; fast_cnn uses batch norm and early pooling.")
+    epochs: int = setting(7, label="Epochs", minimum=1, maximum=500, step=1)
     # 128 rather than 256: as many images per second on 2 cores, twice the updates (86% test
     # accuracy after 150 steps: 19,200 images instead of 24,300).
-    batch_size: int = 128
-    learning_rate: float = 3e-3
-    optimizer: str = "adamw"
-    schedule: str = "cosine"
-    warmup_epochs: float = 0.05
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
+    batch_size: int = setting(128, label="Batch size", minimum=1, maximum=4096, step=16)
+    learning_rate: float = setting(3e-3, label="Learning rate", minimum=1e-5, maximum=1.0, step=0.0005,
+                                   number_format="%.5f", help="The peak learning rate (after the warm-up).")
+    optimizer: str = setting("adamw", label="Optimizer", choices=OPTIMIZERS)
+    schedule: str = setting("cosine", label="Learning-rate schedule", choices=SCHEDULES,
+                            help="cosine: warm up, then decay smoothly to 1% of the rate; constant: the seed "
+                            "report's choice.")
+    warmup_epochs: float = setting(0.05, label="Warm-up epochs", minimum=0.0, maximum=50.0, step=0.5,
+                                   group="advanced", help="Raise the learning rate linearly over this many epochs.")
+    weight_decay: float = setting(5e-4, label="Weight decay", minimum=0.0, maximum=1.0, step=0.0001,
+                                  number_format="%.5f", group="advanced",
+                                  help="Decoupled weight decay (AdamW, SGD); Adam ignores it.")
+    label_smoothing: float = setting(0.1, label="Label smoothing", minimum=0.0, maximum=0.5, step=0.05,
+                                     group="advanced", help="Train towards 1 - s on the true class instead of 1.")
     # Momentum of the exponential moving average of the weights that is validated and saved; 0 = off.
     # It warms up as min(momentum, (1 + step) / (10 + step)) (training.warm_up_ema).
-    ema_momentum: float = 0.99
+    ema_momentum: float = setting(0.99, label="Weight EMA momentum", minimum=0.0, maximum=0.9999, step=0.001,
+                                  number_format="%.4f", group="advanced",
+                                  help="Validate and save a moving average of the weights (0 turns it off).")
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
-    seed: int = 42
+    seed: int = setting(42, label="Random seed", minimum=0, maximum=2**31 - 1, step=1,
+                        help="Seeds the weights, the shuffling and the augmentation: the same seed trains the "
+                        "same model.")
     # "holdout": validate on 5,000 training images; "test": the seed report's habit.
-    validation: str = "holdout"
+    validation: str = setting("holdout", label="Validate on", choices=VALIDATION_MODES, choice_labels=VALIDATION_LABELS,
+                              help="holdout (5,000 training images) or test (the seed report's habit).")
     # Train on only this many training images (stratified); None means all.
-    train_limit: int | None = None
+    train_limit: int | None = setting(None, label="Training images", minimum=100, maximum=TRAIN_SIZE - VALIDATION_SIZE,
+                                      step=500, optional_label="Train on a subset", optional_default=DEFAULT_SUBSET,
+                                      help="Train on a stratified subset of this many images: for quick runs.")
     # bfloat16 compute (float32 weights) on CPUs with AVX512_BF16 and float16 on GPUs: about 1.2x
     # faster per image on this project's 2-core CPU.
-    mixed_precision: bool = True
+    mixed_precision: bool = setting(True, label="Mixed precision", group="advanced",
+                                    help="bfloat16 compute on CPUs that support it, float16 on GPUs; weights stay "
+                                    "float32.")
     # Test-time augmentation: the saved (and validated) model averages its predictions for the image and
     # its mirror image (fmnist_core.mirror). Training costs the same; each prediction costs two.
-    mirror_averaging: bool = False
+    mirror_averaging: bool = setting(False, label="Mirror averaging", group="advanced",
+                                     help="Test-time augmentation: predict on each image and its mirror image and "
+                                     "average the two. Training costs the same; every prediction costs twice as much.")
 
     def __post_init__(self) -> None:
-        get_architecture(self.architecture)
-        if not 1 <= self.epochs <= 500:
-            raise ConfigError(f"epochs must be between 1 and 500, got {self.epochs}")
-        if not 1 <= self.batch_size <= 4096:
-            raise ConfigError(f"batch size must be between 1 and 4096, got {self.batch_size}")
-        if not 0 < self.learning_rate <= 1:
-            raise ConfigError(f"learning rate must be in (0, 1], got {self.learning_rate}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.validation not in VALIDATION_MODES:
-            raise ConfigError(f"validation must be one of {VALIDATION_MODES}, got {self.validation!r}")
-        if not 0 <= self.ema_momentum < 1:
-            raise ConfigError("EMA momentum must be in [0, 1)")
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError("label smoothing must be in [0, 1)")
-        if self.warmup_epochs < 0 or self.weight_decay < 0:
-            raise ConfigError("warm-up epochs and weight decay cannot be negative")
-        if self.train_limit is not None and self.train_limit < 100:
-            raise ConfigError("train_limit must be at least 100 images")
+        check_settings(self)
+        if not isinstance(self.augmentation, AugmentationConfig):
+            raise ConfigError(f"augmentation must be an AugmentationConfig, got {type(self.augmentation).__name__}")
+        # Folded in from training.validate_for_training, so every entry point gets it.
+        if self.train_limit is not None and self.train_limit < self.batch_size:
+            raise ConfigError(
+                f"the training subset ({self.train_limit:,} images) is smaller than one batch ({self.batch_size})"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -124,11 +148,18 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+# What the Training page calls each preset ("Report" rather than "Seed", which sits beside the Random seed
+# field); the keys stay as they are for the command line and saved runs, and "report" is an alias.
+PRESET_LABELS: dict[str, str] = {"seed": "Report", "default": "Default", "best": "Best"}
+PRESET_ALIASES: dict[str, str] = {"report": "seed"}
+
+
 def preset(name: str) -> TrainConfig:
     try:
-        return PRESETS[name]
+        return PRESETS[PRESET_ALIASES.get(name, name)]
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}") from None
 
 
-__all__ = ["TrainConfig", "PRESETS", "PRESET_DESCRIPTIONS", "preset", "NO_AUGMENTATION"]
+__all__ = ["TrainConfig", "PRESETS", "PRESET_DESCRIPTIONS", "PRESET_LABELS", "PRESET_ALIASES", "preset",
+           "NO_AUGMENTATION"]
