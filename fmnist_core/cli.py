@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 from .augmentation import AugmentationConfig
-from .config import OPTIMIZERS, PRESETS, SCHEDULES, VALIDATION_MODES, TrainConfig, preset
+from .config import PRESET_ALIASES, PRESETS, TrainConfig, preset
 from .constants import CLASS_NAMES, DEFAULT_RUN_ID
 from .errors import FmnistError
-from .models import ARCHITECTURES
+from .settings import settings_of
+from .text import plural
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,72 +28,102 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 COMMAND_MODULES: tuple[str, ...] = ()
 
 
-def _add_train_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="default", help="start from a named recipe")
-    parser.add_argument("--architecture", choices=sorted(ARCHITECTURES))
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--optimizer", choices=OPTIMIZERS)
-    parser.add_argument("--schedule", choices=SCHEDULES)
-    parser.add_argument("--warmup-epochs", type=float)
-    parser.add_argument("--weight-decay", type=float)
-    parser.add_argument("--label-smoothing", type=float)
-    parser.add_argument("--ema-momentum", type=float, help="validate and save an EMA of the weights (0 = off)")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--validation", choices=VALIDATION_MODES, help="holdout (5,000 training images) or test")
-    parser.add_argument("--train-limit", type=int, help="train on only this many images (quick runs)")
-    parser.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--mirror-averaging", action=argparse.BooleanOptionalAction, default=None,
-                        help="predict on each image and its mirror image and average (test-time augmentation)")
-    parser.add_argument("--rotation", type=float, help="augmentation: rotation in degrees")
-    parser.add_argument("--width-shift", type=float, help="augmentation: fraction of width")
-    parser.add_argument("--height-shift", type=float, help="augmentation: fraction of height")
-    parser.add_argument("--zoom", type=float, help="augmentation: zoom fraction")
-    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None, help="augmentation: horizontal flip")
-    parser.add_argument("--erasing", type=float, help="augmentation: probability of random erasing (0-1)")
+GLOBAL_HELP = {
+    "--runs-dir": "runs folder (default: $FMNIST_RUNS_DIR or ./runs)",
+    "--json": "print the result as JSON (progress and messages go to stderr)",
+}
+
+
+def add_setting_options(parser: argparse.ArgumentParser, config_class: type, *, dest_prefix: str = "",
+                        help_prefix: str = "") -> None:
+    """One option per setting the config class declares (fmnist_core.settings); each defaults to None,
+    meaning "as the preset says"."""
+    for item in settings_of(config_class):
+        if not item.info.cli:
+            continue
+        text = help_prefix + (item.info.help or item.label).rstrip(".")
+        if item.info.minimum is not None or item.info.maximum is not None:
+            text += f" ({item.range_text})"
+        options: dict[str, Any] = {"dest": dest_prefix + item.name, "default": None, "help": text.replace("%", "%%")}
+        if item.kind is not bool and item.options is None:
+            options["metavar"] = item.name.upper()
+        if item.kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = item.kind
+            if item.options is not None:
+                options["choices"] = item.options
+        parser.add_argument(item.cli_flag, **options)
+
+
+def _add_train_options(parser: argparse.ArgumentParser, config_class: type[TrainConfig] = TrainConfig) -> None:
+    parser.add_argument("--preset", choices=[*PRESETS, *PRESET_ALIASES], default="default",
+                        help="start from a named recipe (report is the seed report's recipe, alias of seed)")
+    add_setting_options(parser, config_class)
+    add_setting_options(parser, AugmentationConfig, dest_prefix=AUG_DEST_PREFIX, help_prefix="augmentation: ")
     parser.add_argument("--no-augmentation", action="store_true", help="turn every augmentation off")
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
+AUG_DEST_PREFIX = "aug_"
+
+
+def config_from_args(args: argparse.Namespace, config_class: type[TrainConfig] = TrainConfig) -> TrainConfig:
+    """The preset with every option the user gave applied (validated by the config itself)."""
     config = preset(args.preset)
-    fields = ("architecture", "epochs", "batch_size", "learning_rate", "optimizer", "schedule", "warmup_epochs",
-              "weight_decay", "label_smoothing", "ema_momentum", "seed", "validation", "train_limit", "mixed_precision",
-              "mirror_averaging")
-    changes = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
+    if config_class is not type(config):
+        config = config_class.from_dict(config.to_dict())
+
+    def given(cls: type, prefix: str = "") -> dict[str, Any]:
+        values = {item.name: getattr(args, prefix + item.name, None) for item in settings_of(cls) if item.info.cli}
+        return {name: value for name, value in values.items() if value is not None}
+
     aug = AugmentationConfig() if args.no_augmentation else config.augmentation
-    aug_changes = {
-        "rotation_deg": args.rotation,
-        "width_shift": args.width_shift,
-        "height_shift": args.height_shift,
-        "zoom": args.zoom,
-        "horizontal_flip": args.flip,
-        "erasing": args.erasing,
-    }
-    aug = AugmentationConfig(**{**aug.to_dict(), **{k: v for k, v in aug_changes.items() if v is not None}})
-    return config.with_changes(**changes, augmentation=aug)
+    aug = replace(aug, **given(type(aug), AUG_DEST_PREFIX))
+    return config.with_changes(**given(type(config)), augmentation=aug)
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) -> None:
+    """--runs-dir and --json, accepted before or after the subcommand.
+
+    The subcommand's copies default to SUPPRESS, so a value given before the subcommand is kept
+    when it is not repeated after it. A subcommand that defines one of them itself keeps its own.
+    """
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if in_subcommand else {}
+    for flag, options in (("--runs-dir", {"dest": "runs_dir", **({} if in_subcommand else {"default": None})}),
+                          ("--json", {"dest": "json", "action": "store_true"})):
+        try:
+            parser.add_argument(flag, help=GLOBAL_HELP[flag], **{**options, **default})
+        except argparse.ArgumentError:
+            pass  # the subcommand has its own option of that name
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fmnist_core", description=__doc__)
-    parser.add_argument("--runs-dir", help="runs folder (default: $FMNIST_RUNS_DIR or ./runs)")
+    _add_global_options(parser, in_subcommand=False)
     sub = parser.add_subparsers(dest="command", required=True)
     train_parser = sub.add_parser("train", help="train a model and save the run")
     _add_train_options(train_parser)
     resume_parser = sub.add_parser("resume", help="continue a stopped or interrupted run")
     resume_parser.add_argument("run_id")
-    runs_parser = sub.add_parser("runs", help="list saved runs with their test accuracy")
-    runs_parser.add_argument("--json", action="store_true")
+    sub.add_parser("runs", help="list saved runs with their test accuracy")
     eval_parser = sub.add_parser("evaluate", help="test-set metrics of a run")
     eval_parser.add_argument("run_id", nargs="?", default=DEFAULT_RUN_ID)
-    eval_parser.add_argument("--json", action="store_true")
     predict_parser = sub.add_parser("predict", help="classify image files with a run's model (top-3)")
     predict_parser.add_argument("run_id")
     predict_parser.add_argument("images", nargs="+", type=Path)
-    predict_parser.add_argument("--json", action="store_true")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
+    for command_parser in set(sub.choices.values()):
+        _add_global_options(command_parser, in_subcommand=True)
     return parser
+
+
+@contextlib.contextmanager
+def engine_output() -> Iterator[None]:
+    """While the engine works, anything a library prints on stdout (Keras' "Downloading data from
+    ...") goes to stderr: stdout holds only the command's result (one run id, a table, or JSON)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 class TerminalProgress:
@@ -103,7 +136,8 @@ class TerminalProgress:
         from .training import BatchProgress, EpochEnd, TrainingFinished, TrainingStarted  # noqa: PLC0415
 
         if isinstance(event, TrainingStarted):
-            print(f"run {event.run_id}: {event.epochs} epochs x {event.steps_per_epoch} batches", file=self.stream)
+            print(f"run {event.run_id}: {plural(event.epochs, 'epoch')} x {plural(event.steps_per_epoch, 'batch', 'batches')}",
+                  file=self.stream)
         elif isinstance(event, BatchProgress):
             width = 30
             filled = int(width * event.batch / max(1, event.steps_per_epoch))
@@ -131,26 +165,37 @@ def _store(args):
     return RunStore(args.runs_dir) if args.runs_dir else RunStore()
 
 
+def _print_training_result(args, result) -> None:
+    if args.json:
+        run = result.run
+        print(json.dumps({"run_id": run.run_id, "status": str(result.status),
+                          "epochs_completed": run.epochs_completed, "test_accuracy": run.test_accuracy}, indent=2))
+    else:
+        print(result.run.run_id)
+
+
 def _cmd_train(args) -> int:
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
+    config = config_from_args(args)  # validated here, before TensorFlow loads
     from .training import train  # noqa: PLC0415
 
-    config = config_from_args(args)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C stops after the current batch, keeps the run
-    result = train(config, store=_store(args), listener=TerminalProgress(), stop_event=stop,
-                   command="python -m fmnist_core " + " ".join(sys.argv[1:]))
-    print(result.run.run_id)
+    with engine_output():
+        result = train(config, store=_store(args), listener=TerminalProgress(), stop_event=stop,
+                       command="python -m fmnist_core " + " ".join(sys.argv[1:]))
+    _print_training_result(args, result)
     return 0 if result.status in {"completed", "stopped"} else 1
 
 
 def _cmd_resume(args) -> int:
     from .training import resume  # noqa: PLC0415
 
-    result = resume(args.run_id, store=_store(args), listener=TerminalProgress())
-    print(result.run.run_id)
+    with engine_output():
+        result = resume(args.run_id, store=_store(args), listener=TerminalProgress())
+    _print_training_result(args, result)
     return 0
 
 
@@ -188,9 +233,10 @@ def _cmd_evaluate(args) -> int:
 
     store = _store(args)
     run = store.get(args.run_id)
-    data = load_dataset()
-    result = evaluate_run(run, lambda: store.load_model(args.run_id), data.x_test, data.y_test,
-                          data.source.md5.get("t10k-images-idx3-ubyte.gz", ""))
+    with engine_output():
+        data = load_dataset()
+        result = evaluate_run(run, lambda: store.load_model(args.run_id), data.x_test, data.y_test,
+                              data.source.md5.get("t10k-images-idx3-ubyte.gz", ""))
     summary = result.summary()
     if args.json:
         print(json.dumps({"run_id": args.run_id, **summary}, indent=2))
@@ -205,28 +251,38 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from .inference import Predictor  # noqa: PLC0415
+    """Check every file first (fmnist_core.image_check, no TensorFlow): refused files cost milliseconds,
+    and the model loads only when at least one file passed."""
+    from .image_check import read_checked_image  # noqa: PLC0415
 
-    predictor = Predictor(_store(args).load_model(args.run_id))
+    store = _store(args)
+    store.get(args.run_id)  # an unknown run is reported before any file
     failures = 0
-    results = []
+    accepted: list[tuple[Path, bytes]] = []
     for path in args.images:
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            print(f"{path}: cannot read file ({exc.strerror or exc})", file=sys.stderr)
-            failures += 1
-            continue
-        try:
-            top3 = predictor.classify_bytes(data).top3
+            accepted.append((path, read_checked_image(path)))
         except FmnistError as exc:
             print(f"{path}: {exc}", file=sys.stderr)
             failures += 1
-            continue
-        results.append({"image": str(path), "top3": [{"class": name, "index": i, "probability": p}
-                                                     for i, name, p in top3]})
-        if not args.json:
-            print(f"{path}: " + ", ".join(f"{name} {p:.1%}" for _, name, p in top3))
+    results = []
+    if accepted:
+        from .inference import Predictor  # noqa: PLC0415
+
+        with engine_output():
+            predictor = Predictor(store.load_model(args.run_id))
+        for path, data in accepted:
+            try:
+                with engine_output():
+                    top3 = predictor.classify_bytes(data).top3
+            except FmnistError as exc:
+                print(f"{path}: {exc}", file=sys.stderr)
+                failures += 1
+                continue
+            results.append({"image": str(path), "top3": [{"class": name, "index": i, "probability": p}
+                                                         for i, name, p in top3]})
+            if not args.json:
+                print(f"{path}: " + ", ".join(f"{name} {p:.1%}" for _, name, p in top3))
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if failures else 0

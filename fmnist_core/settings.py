@@ -103,10 +103,10 @@ class Setting:
 
     @property
     def range_text(self) -> str:
-        low, high = self.info.minimum, self.info.maximum
-        if low is not None and high is not None:
-            return f"between {low:g} and {high:g}"
-        return f"at least {low:g}" if low is not None else f"at most {high:g}"
+        low, high = (_number_text(v) for v in (self.info.minimum, self.info.maximum))
+        if low and high:
+            return f"between {low} and {high}"
+        return f"at least {low}" if low else f"at most {high}"
 
     def check(self, value: Any, owner: str = "") -> None:
         """Raise ConfigError when value is not of this setting's type or outside its range or choices."""
@@ -133,6 +133,12 @@ class Setting:
         if value is None:
             value = self.info.optional_default if self.info.optional_default is not None else self.info.minimum
         return self.kind(value) if value is not None else None
+
+
+def _number_text(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 _KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a text"}

@@ -587,6 +587,7 @@ def _fit_and_save(
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
                 validation_data=val_ds,
+                shuffle=False,  # the tf.data pipeline shuffles; Keras would warn that it ignores shuffle=True
                 callbacks=[*ema_callbacks(model), callback],
                 verbose=0,
             )
