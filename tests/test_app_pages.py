@@ -200,9 +200,22 @@ def test_data_explorer_filters_shuffles_and_pages(at):
 def test_augmentation_lab_updates_live_and_hands_settings_to_training(at):
     open_page(at, "augmentation_lab")
     no_errors(at)
+    # It opens on the seed report's settings, so the first view already shows augmentation.
+    assert at.slider(key="lab_rotation_deg").value == 10.0 and at.toggle(key="lab_horizontal_flip").value is True
+    assert at.slider(key="lab_width_shift").value == at.slider(key="lab_zoom").value == 0.1
+    first = grid_images(figure(at, "lab_grid"))
+    assert len(first) == 9  # the original and 8 versions
+    assert sum(not np.array_equal(first[0], img) for img in first[1:]) >= 6
+    assert not any("Every transform is off" in i.value for i in at.info)
+
+    for name in ("rotation_deg", "width_shift", "height_shift", "zoom"):
+        at.slider(key=f"lab_{name}").set_value(0.0)
+    at.toggle(key="lab_horizontal_flip").set_value(False).run()
+    no_errors(at)
     images = grid_images(figure(at, "lab_grid"))
-    assert len(images) == 9  # the original and 8 versions
+    assert np.array_equal(images[0], first[0])
     assert all(np.array_equal(images[0], img) for img in images[1:]), "all transforms off: copies of the original"
+    assert any("Every transform is off" in i.value for i in at.info)
 
     at.slider(key="lab_rotation_deg").set_value(40.0).run()
     no_errors(at)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from fmnist_core.augmentation import ERASING_HELP, AugmentationConfig
+from fmnist_core.augmentation import SEED_REPORT_AUGMENTATION
 from fmnist_core.charts import augmentation_figure
 from fmnist_core.constants import CLASS_NAMES, TRAIN_SIZE
 from ui.layout import guarded, page_header
 from ui.navigation import PAGE_PATHS
 from ui.loaders import augmented_previews, class_indices, split_arrays
+from ui.settings_widgets import augmentation_controls
 from ui.training_form import LAB_HANDOFF_KEY
 
 page_header(
@@ -22,6 +23,7 @@ page_header(
 state = st.session_state
 PICK_MODES = {"class": "By class", "index": "By index", "random": "At random"}
 COUNTS = [8, 12, 16]
+LAB_PREFIX = "lab_"
 state.setdefault("lab_random_index", 0)
 
 
@@ -52,24 +54,13 @@ with guarded():
 
     with settings:
         st.subheader("Settings", anchor=False)
-        c1, c2 = st.columns(2)
-        rotation = c1.slider("Rotation (± degrees)", 0.0, 180.0, step=1.0, key="lab_rotation_deg", persist_state="session")
-        zoom = c2.slider("Zoom (± fraction)", 0.0, 0.9, step=0.01, key="lab_zoom", persist_state="session")
-        width_shift = c1.slider("Width shift (± fraction)", 0.0, 0.5, step=0.01, key="lab_width_shift",
-                                persist_state="session")
-        height_shift = c2.slider("Height shift (± fraction)", 0.0, 0.5, step=0.01, key="lab_height_shift",
-                                 persist_state="session")
-        erasing = c1.slider("Random erasing (probability)", 0.0, 1.0, step=0.05, key="lab_erasing",
-                            persist_state="session",
-                            help=ERASING_HELP)
-        c3, c4, c5 = st.columns(3, vertical_alignment="bottom")
-        flip = c3.toggle("Horizontal flip", key="lab_horizontal_flip", persist_state="session")
+        # Opens on the seed report's settings, so the first view shows augmentation.
+        config = augmentation_controls(LAB_PREFIX, initial=SEED_REPORT_AUGMENTATION)
+        c4, c5 = st.columns(2)
         seed = c4.number_input("Preview seed", min_value=0, max_value=1_000_000, step=1, key="lab_seed",
                                persist_state="session")
         count = c5.selectbox("Versions", COUNTS, key="lab_count", persist_state="session")
 
-    config = AugmentationConfig(rotation_deg=rotation, width_shift=width_shift, height_shift=height_shift,
-                                zoom=zoom, horizontal_flip=flip, erasing=erasing)
     if not config.enabled:
         st.info("Every transform is off, so each version equals the original. Move a slider to see augmentation.",
                 icon=":material/tune:")

@@ -5,27 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fmnist_core.augmentation import ERASING_HELP
 from fmnist_core.charts import compare_runs_curves, training_curves
-from fmnist_core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SCHEDULES, VALIDATION_MODES, TrainConfig
-from fmnist_core.constants import TRAIN_SIZE, VALIDATION_SIZE
+from fmnist_core.config import TrainConfig
 from fmnist_core.errors import FmnistError
 from fmnist_core.jobs import JOB_MANAGER, JobSnapshot
-from fmnist_core.models import ARCHITECTURES
-from fmnist_core.training import validate_for_training
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
 from ui.loaders import dataset, history
 from ui.state import ACTIVE_RUN_KEY, compare_selection, run_store, set_active_run, usable
-from ui.training_form import (
-    AUG_KEYS,
-    FIELD_KEYS,
-    PRESET_KEY,
-    SUBSET_SIZE_KEY,
-    SUBSET_TOGGLE_KEY,
-    config_from_state,
-    init_state,
-    on_preset_change,
-)
+from ui.training_form import config_from_state, init_state, preset_picker, settings_form
 
 page_header(
     "training",
@@ -35,7 +22,6 @@ page_header(
 
 state = st.session_state
 WATCH_KEY = "tr_watching_job"
-VALIDATION_LABELS = {"holdout": f"Hold-out ({VALIDATION_SIZE:,} training images)", "test": "Test set (seed report)"}
 METRIC_LABELS = {"val_accuracy": "Validation accuracy", "accuracy": "Training accuracy",
                  "val_loss": "Validation loss", "loss": "Training loss"}
 POLL_SECONDS = 1.0
@@ -123,59 +109,8 @@ with guarded():
     st.subheader("New training run", anchor=False)
     if notice:
         st.info(notice, icon=":material/auto_fix_high:")
-    preset = st.segmented_control("Preset", list(PRESETS), key=PRESET_KEY, on_change=on_preset_change,
-                                  required=True, format_func=str.capitalize, persist_state="session")
-    st.caption(PRESET_DESCRIPTIONS.get(preset or "", "") + " Choosing a preset fills in every setting below.")
-
-    c1, c2, c3, c4 = st.columns(4)
-    c1.selectbox("Architecture", list(ARCHITECTURES), key=FIELD_KEYS["architecture"],
-                 format_func=lambda name: ARCHITECTURES[name].title, persist_state="session",
-                 help="seed_cnn is the seed report's model; fast_cnn uses batch norm and early pooling.")
-    c2.number_input("Epochs", min_value=1, max_value=500, step=1, key=FIELD_KEYS["epochs"], persist_state="session")
-    c3.number_input("Batch size", min_value=16, max_value=4096, step=16, key=FIELD_KEYS["batch_size"],
-                    persist_state="session")
-    c4.number_input("Learning rate", min_value=0.00001, max_value=1.0, step=0.0005, format="%.5f",
-                    key=FIELD_KEYS["learning_rate"], persist_state="session")
-    c1.selectbox("Optimizer", OPTIMIZERS, key=FIELD_KEYS["optimizer"], persist_state="session")
-    c2.selectbox("Learning-rate schedule", SCHEDULES, key=FIELD_KEYS["schedule"], persist_state="session",
-                 help="cosine: warm up, then decay smoothly to 1% of the rate; constant: the seed report's choice.")
-    c3.selectbox("Validate on", VALIDATION_MODES, key=FIELD_KEYS["validation"], format_func=VALIDATION_LABELS.get,
-                 persist_state="session")
-    c4.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=FIELD_KEYS["seed"], persist_state="session")
-    s1, s2 = st.columns([1, 3], vertical_alignment="bottom")
-    s1.toggle("Train on a subset", key=SUBSET_TOGGLE_KEY, persist_state="session",
-              help="A stratified subset of the training images: for quick experiments.")
-    s2.number_input("Training images", min_value=100, max_value=TRAIN_SIZE - VALIDATION_SIZE, step=500,
-                    key=SUBSET_SIZE_KEY, disabled=not state.get(SUBSET_TOGGLE_KEY), persist_state="session")
-
-    aug_on = any(state.get(key) for key in AUG_KEYS.values())
-    with st.expander("Augmentation" + (" (on)" if aug_on else " (off)"), expanded=aug_on, icon=":material/auto_fix_high:"):
-        st.caption("Applied on the fly to every training batch. Try settings on the Augmentation lab page first.")
-        a1, a2 = st.columns(2)
-        a1.slider("Rotation (± degrees)", 0.0, 180.0, step=1.0, key=AUG_KEYS["rotation_deg"], persist_state="session")
-        a2.slider("Zoom (± fraction)", 0.0, 0.9, step=0.01, key=AUG_KEYS["zoom"], persist_state="session")
-        a1.slider("Width shift (± fraction)", 0.0, 0.5, step=0.01, key=AUG_KEYS["width_shift"], persist_state="session")
-        a2.slider("Height shift (± fraction)", 0.0, 0.5, step=0.01, key=AUG_KEYS["height_shift"],
-                  persist_state="session")
-        a1.toggle("Horizontal flip", key=AUG_KEYS["horizontal_flip"], persist_state="session")
-        a2.slider("Random erasing (probability)", 0.0, 1.0, step=0.05, key=AUG_KEYS["erasing"], persist_state="session",
-                  help=ERASING_HELP)
-    with st.expander("Advanced", icon=":material/tune:"):
-        d1, d2, d3 = st.columns(3)
-        d1.number_input("Warm-up epochs", min_value=0.0, max_value=50.0, step=0.5, key=FIELD_KEYS["warmup_epochs"],
-                        persist_state="session")
-        d2.number_input("Weight decay", min_value=0.0, max_value=0.1, step=0.0001, format="%.5f",
-                        key=FIELD_KEYS["weight_decay"], persist_state="session")
-        d3.number_input("Label smoothing", min_value=0.0, max_value=0.5, step=0.05, key=FIELD_KEYS["label_smoothing"],
-                        persist_state="session")
-        d1.number_input("Weight EMA momentum", min_value=0.0, max_value=0.9999, step=0.001, format="%.4f",
-                        key=FIELD_KEYS["ema_momentum"], persist_state="session",
-                        help="Validate and save a moving average of the weights (0 turns it off).")
-        d2.toggle("Mixed precision", key=FIELD_KEYS["mixed_precision"], persist_state="session",
-                  help="bfloat16 compute on CPUs that support it, float16 on GPUs; weights stay float32.")
-        d3.toggle("Mirror averaging", key=FIELD_KEYS["mirror_averaging"], persist_state="session",
-                  help="Test-time augmentation: predict on each image and its mirror image and average the two. "
-                  "Training costs the same; every prediction costs twice as much.")
+    preset_picker()
+    settings_form()
 
     start = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=running,
                       help="A model is training already; wait for it or stop it above." if running else None)
@@ -183,8 +118,7 @@ with guarded():
         st.caption("Starting is disabled while a model trains on this server.")
     if start:
         try:
-            config = config_from_state(state)
-            validate_for_training(config)
+            config = config_from_state(state)  # validated by TrainConfig itself
             JOB_MANAGER.start(config, store=run_store(), dataset=dataset())
         except FmnistError as exc:
             show_error(exc)
