@@ -56,7 +56,7 @@ def add_setting_options(parser: argparse.ArgumentParser, config_class: type, *, 
         parser.add_argument(item.cli_flag, **options)
 
 
-def _add_train_options(parser: argparse.ArgumentParser, config_class: type[TrainConfig] = TrainConfig) -> None:
+def add_train_options(parser: argparse.ArgumentParser, config_class: type[TrainConfig] = TrainConfig) -> None:
     parser.add_argument("--preset", choices=[*PRESETS, *PRESET_ALIASES], default="default",
                         help="start from a named recipe (report is the seed report's recipe, alias of seed)")
     add_setting_options(parser, config_class)
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, in_subcommand=False)
     sub = parser.add_subparsers(dest="command", required=True)
     train_parser = sub.add_parser("train", help="train a model and save the run")
-    _add_train_options(train_parser)
+    add_train_options(train_parser)
     resume_parser = sub.add_parser("resume", help="continue a stopped or interrupted run")
     resume_parser.add_argument("run_id")
     sub.add_parser("runs", help="list saved runs with their test accuracy")
