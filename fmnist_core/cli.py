@@ -182,10 +182,13 @@ def _cmd_train(args) -> int:
     from .training import train  # noqa: PLC0415
 
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C stops after the current batch, keeps the run
-    with engine_output():
-        result = train(config, store=_store(args), listener=TerminalProgress(), stop_event=stop,
-                       command="python -m fmnist_core " + " ".join(sys.argv[1:]))
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C stops after the batch, keeps the run
+    try:
+        with engine_output():
+            result = train(config, store=_store(args), listener=TerminalProgress(), stop_event=stop,
+                           command="python -m fmnist_core " + " ".join(sys.argv[1:]))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     _print_training_result(args, result)
     return 0 if result.status in {"completed", "stopped"} else 1
 
