@@ -30,7 +30,7 @@ class AugmentationConfig:
     """
 
     rotation_deg: float = setting(0.0, label="Rotation (± degrees)", minimum=0.0, maximum=180.0, step=1.0,
-                                  group="augmentation", widget="slider", flag="--rotation",
+                                  group="augmentation", widget="slider", flag="--rotation", number_format="%.0f°",
                                   help="Rotate each image by a random angle in [-deg, +deg].")
     width_shift: float = setting(0.0, label="Width shift (± fraction)", minimum=0.0, maximum=0.5, step=0.01,
                                  group="augmentation", widget="slider",

@@ -45,7 +45,7 @@ class SettingInfo:
     validator: Callable[[Any], object] | None = None  # raises ConfigError (replaces the choices check)
     group: str = "main"
     widget: str | None = None  # None: toggle for bool, select for choices, number otherwise
-    number_format: str | None = None  # printf-style format of a number widget, e.g. "%.5f"
+    number_format: str | None = None  # printf-style format of the number or slider widget, e.g. "%.5f"
     flag: str | None = None  # command-line option; None: --<name with dashes>
     cli: bool = True  # offer a command-line option
     form: bool = True  # offer a widget

@@ -35,9 +35,8 @@ def setting_widget(item: Setting, key: str, container: Any = st, *, disabled: bo
         "max_value": None if item.info.maximum is None else cast(item.info.maximum),
         "step": None if item.info.step is None else cast(item.info.step),
     }
-    if kind == "slider":
-        return container.slider(item.label, **bounds, **common)
-    return container.number_input(item.label, format=item.info.number_format, **bounds, **common)
+    widget = container.slider if kind == "slider" else container.number_input
+    return widget(item.label, format=item.info.number_format, **bounds, **common)
 
 
 def settings_grid(settings: Sequence[Setting], prefix: str, columns: int) -> dict[str, Any]:
