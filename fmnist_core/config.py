@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from .archspec import ArchitectureSpec, spec_from_dict, validate
 from .augmentation import NO_AUGMENTATION, SEED_REPORT_AUGMENTATION, AugmentationConfig
 from .errors import ConfigError
 from .models import get_architecture
@@ -42,9 +43,18 @@ class TrainConfig:
     # Test-time augmentation: the saved (and validated) model averages its predictions for the image and
     # its mirror image (fmnist_core.mirror). Training costs the same; each prediction costs two.
     mirror_averaging: bool = False
+    # A custom network (fmnist_core.archspec): when set, the model is built from it and `architecture`
+    # is its name; None means the built-in architecture named by `architecture`.
+    architecture_spec: ArchitectureSpec | None = None
 
     def __post_init__(self) -> None:
-        get_architecture(self.architecture)
+        if self.architecture_spec is None:
+            get_architecture(self.architecture)
+        else:
+            validate(self.architecture_spec)
+            if self.architecture != self.architecture_spec.name:
+                raise ConfigError(f"architecture {self.architecture!r} does not match the specification's name "
+                                  f"{self.architecture_spec.name!r}")
         if not 1 <= self.epochs <= 500:
             raise ConfigError(f"epochs must be between 1 and 500, got {self.epochs}")
         if not 1 <= self.batch_size <= 4096:
@@ -69,17 +79,24 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["augmentation"] = self.augmentation.to_dict()
+        values["architecture_spec"] = self.architecture_spec.to_dict() if self.architecture_spec else None
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         values = dict(values)
         values["augmentation"] = AugmentationConfig.from_dict(values.get("augmentation"))
+        if values.get("architecture_spec") is not None:
+            values["architecture_spec"] = spec_from_dict(values["architecture_spec"])
         known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
         return cls(**known)
 
     def with_changes(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
+
+    def resolved_architecture_spec(self) -> ArchitectureSpec:
+        """The network this config trains: its own specification, or the built-in one it names."""
+        return self.architecture_spec or get_architecture(self.architecture).spec
 
 
 PRESETS: dict[str, TrainConfig] = {
