@@ -22,12 +22,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Subcommands defined in their own modules (fmnist_core/commands/): each has a light-weight
 # ``register(subparsers)`` that adds its parser with ``set_defaults(handler=function)``; the
 # handler takes the parsed arguments and returns the exit status. Heavy imports stay in handlers.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("fmnist_core.commands.arch",)
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default", help="start from a named recipe")
     parser.add_argument("--architecture", choices=sorted(ARCHITECTURES))
+    parser.add_argument("--arch-file", type=Path, help="train the network in this JSON specification (see `arch show`)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
@@ -68,6 +69,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "erasing": args.erasing,
     }
     aug = AugmentationConfig(**{**aug.to_dict(), **{k: v for k, v in aug_changes.items() if v is not None}})
+    if getattr(args, "arch_file", None) is not None:
+        from .archspec import load_spec_file  # noqa: PLC0415
+
+        spec = load_spec_file(args.arch_file)
+        changes.update(architecture=spec.name, architecture_spec=spec)
     return config.with_changes(**changes, augmentation=aug)
 
 
