@@ -8,7 +8,7 @@ from typing import Any
 from .archspec import ArchitectureSpec, spec_from_dict, validate
 from .augmentation import NO_AUGMENTATION, SEED_REPORT_AUGMENTATION, AugmentationConfig
 from .errors import ConfigError
-from .models import get_architecture
+from .models import ARCHITECTURES, get_architecture
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -52,6 +52,10 @@ class TrainConfig:
             get_architecture(self.architecture)
         else:
             validate(self.architecture_spec)
+            builtin = ARCHITECTURES.get(self.architecture_spec.name)
+            if builtin is not None and builtin.spec.layers != self.architecture_spec.layers:
+                raise ConfigError(f"{self.architecture_spec.name!r} is a built-in architecture's name; "
+                                  "give your changed network a name of its own")
             if self.architecture != self.architecture_spec.name:
                 raise ConfigError(f"architecture {self.architecture!r} does not match the specification's name "
                                   f"{self.architecture_spec.name!r}")

@@ -10,6 +10,8 @@ import streamlit as st
 from fmnist_core.augmentation import AugmentationConfig
 from fmnist_core.config import PRESETS, TrainConfig
 
+from .architecture_choice import apply_architecture_handoff, custom_spec
+
 # Session-state key of the AugmentationConfig the Augmentation lab hands to the Training page.
 LAB_HANDOFF_KEY = "augmentation_for_training"
 PRESET_KEY = "tr_preset"
@@ -93,12 +95,13 @@ def init_state(state: MutableMapping[str, Any]) -> str | None:
     for key, value in defaults.items():
         if key not in state:
             state[key] = value
+    arch_notice = apply_architecture_handoff(state, FIELD_KEYS["architecture"])  # from the builder page
     handoff = state.pop(LAB_HANDOFF_KEY, None)
     if handoff is not None:
         aug = handoff if isinstance(handoff, AugmentationConfig) else AugmentationConfig.from_dict(handoff)
         state.update(augmentation_values(aug))
         return "The augmentation settings from the Augmentation lab were filled in below."
-    return None
+    return arch_notice
 
 
 def config_from_state(state: MutableMapping[str, Any]) -> TrainConfig:
@@ -106,4 +109,5 @@ def config_from_state(state: MutableMapping[str, Any]) -> TrainConfig:
     aug = AugmentationConfig(**{name: state[key] for name, key in AUG_KEYS.items()})
     values = {name: state[key] for name, key in FIELD_KEYS.items()}
     train_limit = int(state[SUBSET_SIZE_KEY]) if state.get(SUBSET_TOGGLE_KEY) else None
-    return TrainConfig(**values, augmentation=aug, train_limit=train_limit)
+    return TrainConfig(**values, augmentation=aug, train_limit=train_limit,
+                       architecture_spec=custom_spec(state, values["architecture"]))

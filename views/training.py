@@ -11,10 +11,11 @@ from fmnist_core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SCHEDUL
 from fmnist_core.constants import TRAIN_SIZE, VALIDATION_SIZE
 from fmnist_core.errors import FmnistError
 from fmnist_core.jobs import JOB_MANAGER, JobSnapshot
-from fmnist_core.models import ARCHITECTURES
 from fmnist_core.training import validate_for_training
+from ui.architecture_choice import architecture_choices, choice_label
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
 from ui.loaders import dataset, history
+from ui.navigation import PAGE_PATHS
 from ui.state import ACTIVE_RUN_KEY, compare_selection, run_store, set_active_run, usable
 from ui.training_form import (
     AUG_KEYS,
@@ -126,11 +127,14 @@ with guarded():
     preset = st.segmented_control("Preset", list(PRESETS), key=PRESET_KEY, on_change=on_preset_change,
                                   required=True, format_func=str.capitalize, persist_state="session")
     st.caption(PRESET_DESCRIPTIONS.get(preset or "", "") + " Choosing a preset fills in every setting below.")
+    st.page_link(PAGE_PATHS["builder"], label="Build your own network, layer by layer", icon=":material/account_tree:")
 
     c1, c2, c3, c4 = st.columns(4)
-    c1.selectbox("Architecture", list(ARCHITECTURES), key=FIELD_KEYS["architecture"],
-                 format_func=lambda name: ARCHITECTURES[name].title, persist_state="session",
-                 help="seed_cnn is the seed report's model; fast_cnn uses batch norm and early pooling.")
+    arch_choices = architecture_choices(state)
+    c1.selectbox("Architecture", list(arch_choices), key=FIELD_KEYS["architecture"],
+                 format_func=lambda name: choice_label(arch_choices, name), persist_state="session",
+                 help="seed_cnn is the seed report's model; fast_cnn uses batch norm and early pooling. "
+                 "Networks you saved on the Build a network page are listed after them.")
     c2.number_input("Epochs", min_value=1, max_value=500, step=1, key=FIELD_KEYS["epochs"], persist_state="session")
     c3.number_input("Batch size", min_value=16, max_value=4096, step=16, key=FIELD_KEYS["batch_size"],
                     persist_state="session")
