@@ -135,7 +135,7 @@ def test_save_then_train_hands_the_network_to_the_training_page(at, runs_dir):
     click(at, "bd_save")
     saved = ArchitectureLibrary(runs_dir).load("tiny_net")
     assert saved.layers[0].filters == 8 and layer_table(saved).parameters == total(at)[0]
-    assert "arch:tiny_net" in at.selectbox(key="bd_start_from").options
+    assert "tiny_net (saved)" in at.selectbox(key="bd_start_from").options
     # a built-in name is refused with a message, not a traceback
     at.text_input(key="bd_name").set_value("seed_cnn").run()
     click(at, "bd_save")
