@@ -143,8 +143,10 @@ with guarded():
             columns = st.columns([2.2, *([1.2] * max(len(settings), 1)), 0.45, 0.45, 0.45],
                                  vertical_alignment="bottom")
             row = table.rows[index + 1] if table is not None and index + 1 < len(table.rows) else None
-            shape = f"→ {format_shape(row.output_shape)}" if row is not None else "→ ?"
-            columns[0].markdown(f"**{index + 1}. {LAYER_TYPES[kind].title}**  \n{shape}")
+            detail = "→ ?" if row is None else f"→ {format_shape(row.output_shape)}" + (
+                f"  \n{format_count(row.parameters)} params · {format_count(row.multiply_adds)} mult-adds"
+                if row.parameters else "")
+            columns[0].markdown(f"**{index + 1}. {LAYER_TYPES[kind].title}**  \n:gray[{detail}]")
             for column, setting in zip(columns[1:], settings):
                 widget = bs.SETTING_WIDGETS[(kind, setting)]
                 key = bs.widget_key(layer["id"], setting)
@@ -189,7 +191,7 @@ with guarded():
                  "Multiply-adds": row.multiply_adds} for row in table.rows]
         rows.append({"#": "", "Layer": "Total", "Output shape": "", "Parameters": table.parameters,
                      "Multiply-adds": table.multiply_adds})
-        st.dataframe(rows, hide_index=True, width="stretch", key="bd_table",
+        st.dataframe(rows, hide_index=True, width="stretch", key="bd_table", height=35 * (len(rows) + 1) + 3,
                      column_config={"Parameters": st.column_config.NumberColumn(format="localized"),
                                     "Multiply-adds": st.column_config.NumberColumn(format="localized")})
         if table.problem:
