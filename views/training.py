@@ -13,6 +13,7 @@ from fmnist_core.errors import FmnistError
 from fmnist_core.jobs import JOB_MANAGER, JobSnapshot
 from fmnist_core.training import validate_for_training
 from ui.architecture_choice import architecture_choices, choice_label
+from ui.compare_panel import architecture_change_panel
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
 from ui.loaders import dataset, history
 from ui.navigation import PAGE_PATHS
@@ -253,5 +254,6 @@ with guarded():
         if selected:
             figure = compare_runs_curves({run_id: histories[run_id] for run_id in selected}, metric or "val_accuracy")
             st.plotly_chart(figure, key="tr_compare_chart", width="stretch")
+            architecture_change_panel(run_store(), selected)  # what changed between two runs (ui/compare_panel.py)
         else:
             st.caption("Choose one or more runs.")
