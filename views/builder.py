@@ -98,12 +98,14 @@ with guarded():
     st.subheader("Start from", anchor=False)
     choices = architecture_choices(state)
     runs = [run for run in run_store().list_runs() if run.config]
+    runs_by_id = {run.run_id: run for run in runs}
     options = [f"arch:{name}" for name in choices] + [f"run:{run.run_id}" for run in runs]
 
     def _option_label(option: str) -> str:
         kind, _, name = option.partition(":")
         if kind == "run":
-            return f"Run {name}"
+            size = (runs_by_id[name].meta.get("model") or {}).get("parameters")
+            return f"Run {name}" + (f" · {size:,} parameters" if size else "")
         choice = choices.get(name)
         return f"{choice.title} ({name})" if choice and choice.builtin else f"{name} (saved)"
 
