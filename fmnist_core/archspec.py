@@ -431,7 +431,9 @@ def spec_from_dict(values: Any) -> ArchitectureSpec:
         raise ArchitectureSpecError(f"not an architecture file: format is {_show(values.get('format'))}")
     version = values.get("version", SPEC_VERSION)
     if version != SPEC_VERSION or isinstance(version, bool):
-        raise ArchitectureSpecError(f"unsupported specification version {_show(version)} (this app reads {SPEC_VERSION})")
+        raise ArchitectureSpecError(
+            f"unsupported specification version {_show(version)} (this app reads {SPEC_VERSION})"
+        )
     layers = values.get("layers")
     if not isinstance(layers, list):
         raise ArchitectureSpecError("\"layers\" must be a list of layer objects")

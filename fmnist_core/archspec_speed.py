@@ -51,7 +51,8 @@ def throughput_from_runs(runs: Iterable[tuple[dict[str, Any], dict[str, list[flo
              for rate in [run_throughput(meta, history)] if rate]
     if not rates:
         return None
-    return Throughput(statistics.median(rates), f"measured from {len(rates)} run{'s' * (len(rates) > 1)} on this machine")
+    runs_text = f"{len(rates)} run{'s' * (len(rates) > 1)}"
+    return Throughput(statistics.median(rates), f"measured from {runs_text} on this machine")
 
 
 def epoch_seconds(multiply_adds: int, images: int, throughput: Throughput) -> float:

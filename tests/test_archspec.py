@@ -10,6 +10,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import report_optimiser_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,8 +38,6 @@ from fmnist_core.archspec_store import ArchitectureLibrary, resolve_architecture
 from fmnist_core.config import TrainConfig
 from fmnist_core.errors import ArchitectureSpecError, ConfigError, UnknownArchitectureError
 from fmnist_core.models import ARCHITECTURES
-
-from conftest import report_optimiser_config
 
 
 def spec(*layers, name="test_net") -> ArchitectureSpec:
@@ -298,3 +297,27 @@ def test_random_valid_specs_build_train_save_and_load_in_safe_mode(net, tmp_path
     checksum = atomic_save_model(model, path)
     loaded = load_verified_model(path, checksum, label="hypothesis")  # safe_mode=True
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-5)
+
+
+# ---------------------------------------------------------------- the rough epoch time
+def test_throughput_from_runs_on_this_host_and_epoch_time():
+    from fmnist_core.archspec_speed import Throughput, epoch_seconds, throughput_from_runs, training_images
+
+    assert training_images({"validation": "holdout"}) == 55_000
+    assert training_images({"validation": "test", "train_limit": 2000}) == 2000
+    meta = {"host": "here", "model": {"multiply_adds": 1_000_000}, "config": {"validation": "holdout",
+                                                                            "train_limit": 10_000}}
+    runs = [(meta, {"train_seconds": [2.0, 1.0, 1.0]}),  # median 1 s: 3 * 1e6 * 1e4 / 1 = 3e10 per second
+            ({**meta, "host": "elsewhere"}, {"train_seconds": [0.001]}),  # another machine: ignored
+            ({"host": "here"}, {"train_seconds": [1.0]})]  # no size recorded: ignored
+    found = throughput_from_runs(runs, host="here")
+    assert found.macs_per_second == pytest.approx(3e10) and "1 run on this machine" in found.source
+    assert throughput_from_runs(runs[1:], host="here") is None
+    assert epoch_seconds(2_000_000, 10_000, Throughput(3e10, "x")) == pytest.approx(2.0)
+
+
+def test_measured_throughput_is_positive_and_finite():
+    from fmnist_core.archspec_build import measure_throughput
+
+    rate = measure_throughput(spec(Conv(4), GlobalAvgPool()), batch_size=16, steps=2)
+    assert np.isfinite(rate) and rate > 1e6  # any CPU does more than a million multiply-adds a second

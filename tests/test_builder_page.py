@@ -185,3 +185,28 @@ def test_the_builder_page_does_not_import_tensorflow(runs_dir):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"exception": [], "rows": 12, "tensorflow": False, "keras": False}
+
+
+def test_uploads_are_checked_before_they_change_anything():
+    """The uploader's callback (ui.builder_state.load_upload): a huge file is refused before it is read,
+    a hostile or impossible one with its reason, a good one replaces the network."""
+    from ui import builder_state as bs
+
+    state: dict = {}
+    bs.load_spec(state, ARCHITECTURES["seed_cnn"].spec, "seed_cnn")
+    before = dict(state)
+
+    def never_read() -> bytes:
+        raise AssertionError("a file over the size limit must not be read")
+
+    assert "10,485,760 bytes" in bs.load_upload(state, "huge.json", 10 * 1024 * 1024, never_read)
+    for data, words in ((b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+                        (b'{"name": "x", "layers": [{"type": "lambda"}]}', "unknown type 'lambda'"),
+                        (b'{"name": "x", "layers": [{"type": "dense"}]}', "Layer 1 (dense)"),
+                        (b'{"name": "x", "layers": [{"type": "conv", "filters": 99999999}]}', "filters must be")):
+        message = bs.load_upload(state, "bad.json", len(data), lambda data=data: data)
+        assert message.startswith("**This file was not loaded.**") and words in message
+    assert state == before
+    good = ArchitectureSpec("uploaded_net", (Conv(4), GlobalAvgPool()))
+    assert bs.load_upload(state, "good.json", 100, lambda: good.to_json().encode()) is None
+    assert bs.spec_from_state(state) == good and state[bs.SOURCE_KEY] == "the file good.json"

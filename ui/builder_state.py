@@ -7,7 +7,7 @@ unit tests, ``st.session_state`` in the page) and are usable as on_click callbac
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from fmnist_core.archspec import (
     MAX_KERNEL,
     MAX_LAYERS,
     MAX_POOL,
+    MAX_SPEC_BYTES,
     MAX_STRIDE,
     MAX_UNITS,
     PADDINGS,
@@ -27,7 +28,9 @@ from fmnist_core.archspec import (
     check_name,
     layer_from_dict,
     setting_names,
+    spec_from_json,
 )
+from fmnist_core.errors import ArchitectureSpecError
 from fmnist_core.models import ARCHITECTURES
 
 LAYERS_KEY = "bd_layers"  # list of {"id": int, "type": str}
@@ -99,7 +102,8 @@ def _insert(state: MutableMapping[str, Any], kind: str, values: dict[str, Any], 
     layer_id = _new_id(state)
     for setting in setting_names(LAYER_TYPES[kind]):
         value = values[setting]
-        state[widget_key(layer_id, setting)] = float(value) if SETTING_WIDGETS[(kind, setting)].kind == "float" else value
+        is_float = SETTING_WIDGETS[(kind, setting)].kind == "float"
+        state[widget_key(layer_id, setting)] = float(value) if is_float else value
     items = layers(state)
     items.insert(len(items) if position is None else max(0, min(position, len(items))), {"id": layer_id, "type": kind})
 
@@ -168,3 +172,20 @@ def spec_from_state(state: MutableMapping[str, Any]) -> ArchitectureSpec:
     name = check_name(str(state.get(NAME_KEY) or "").strip())
     return ArchitectureSpec(name, layers_from_state(state), str(state.get(TITLE_KEY) or "").strip(),
                             str(state.get(DESCRIPTION_KEY) or ""))
+
+
+def load_upload(state: MutableMapping[str, Any], name: str, size: int, read: Callable[[], bytes]) -> str | None:
+    """Load an uploaded specification file; returns a message for the user when it is refused.
+
+    The size is checked before a byte is read, and the bytes are parsed as untrusted JSON
+    (archspec.spec_from_json), so a huge or hostile file costs nothing and changes nothing.
+    """
+    if size > MAX_SPEC_BYTES:
+        return (f"**This file was not loaded.** It is {size:,} bytes; an architecture specification is at most "
+                f"{MAX_SPEC_BYTES:,} bytes.")
+    try:
+        spec = spec_from_json(read())
+    except ArchitectureSpecError as exc:
+        return f"**This file was not loaded.** {exc}"
+    load_spec(state, spec, f"the file {name}")
+    return None

@@ -91,7 +91,8 @@ def fixed_and_broken_panel(run: RunInfo, others: Sequence[RunInfo], evaluation, 
                 f"**{len(result.broken):,} broken**, net {result.net:+,} images "
                 f"({format_percent(before.accuracy)} → {format_percent(after.accuracy)}).")
     fixed_tab, broken_tab = st.tabs([f"Fixed ({len(result.fixed):,})", f"Broken ({len(result.broken):,})"])
-    for tab, indices, key in ((fixed_tab, result.fixed, "pr_fixed_grid"), (broken_tab, result.broken, "pr_broken_grid")):
+    galleries = ((fixed_tab, result.fixed, "pr_fixed_grid"), (broken_tab, result.broken, "pr_broken_grid"))
+    for tab, indices, key in galleries:
         with tab:
             if len(indices):
                 _gallery(images, indices, after.y_true, before.y_pred, after.y_pred, key)

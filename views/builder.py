@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fmnist_core.archspec import LAYER_TYPES, ArchitectureSpec, MAX_LAYERS, MAX_SPEC_BYTES, format_shape, layer_table, spec_from_json
+from fmnist_core.archspec import LAYER_TYPES, MAX_LAYERS, MAX_SPEC_BYTES, ArchitectureSpec, format_shape, layer_table
 from fmnist_core.archspec_speed import Throughput, epoch_seconds, throughput_from_runs
 from fmnist_core.archspec_store import run_architecture_spec
 from fmnist_core.constants import TRAIN_SIZE, VALIDATION_SIZE
@@ -54,15 +54,11 @@ def _load_upload() -> None:
     uploaded = state.get(UPLOAD_KEY)
     if uploaded is None:
         return
-    try:
-        if uploaded.size > MAX_SPEC_BYTES:
-            raise FmnistError(f"the file is {uploaded.size:,} bytes; a specification is at most {MAX_SPEC_BYTES:,}")
-        spec = spec_from_json(uploaded.getvalue())
-    except FmnistError as exc:
-        state[ERROR_KEY] = f"**This file was not loaded.** {exc}"
-        return
-    bs.load_spec(state, spec, f"the file {uploaded.name}")
-    state.pop(ERROR_KEY, None)
+    problem = bs.load_upload(state, uploaded.name, uploaded.size, uploaded.getvalue)
+    if problem:
+        state[ERROR_KEY] = problem
+    else:
+        state.pop(ERROR_KEY, None)
 
 
 def _save(spec) -> None:
@@ -118,7 +114,7 @@ with guarded():
               help="Replaces the layers below.")
     st.caption("Or try a guided experiment: one change to the seed report's network, and what to watch when you "
                "train it.")
-    for column, (name, experiment) in zip(st.columns(len(EXPERIMENTS)), EXPERIMENTS.items()):
+    for column, (name, experiment) in zip(st.columns(len(EXPERIMENTS)), EXPERIMENTS.items(), strict=True):
         with column.container(border=True):
             st.markdown(f"**{experiment.title}**")
             st.caption(experiment.watch)
@@ -149,7 +145,7 @@ with guarded():
                 f"  \n{format_count(row.parameters)} params · {format_count(row.multiply_adds)} mult-adds"
                 if row.parameters else "")
             columns[0].markdown(f"**{index + 1}. {LAYER_TYPES[kind].title}**  \n:gray[{detail}]")
-            for column, setting in zip(columns[1:], settings):
+            for column, setting in zip(columns[1:], settings, strict=False):
                 widget = bs.SETTING_WIDGETS[(kind, setting)]
                 key = bs.widget_key(layer["id"], setting)
                 if widget.kind == "int":
@@ -230,7 +226,8 @@ with guarded():
     b1.button("Save architecture", icon=":material/save:", key="bd_save", disabled=not ready,
               on_click=_save, args=(spec,), width="stretch",
               help="Saved beside the runs; it appears in the architecture lists.")
-    b2.download_button("Download JSON", data=spec.to_json() if spec else "", file_name=f"{spec.name if spec else 'x'}.json",
+    b2.download_button("Download JSON", data=spec.to_json() if spec else "",
+                       file_name=f"{spec.name if spec else 'architecture'}.json",
                        mime="application/json", icon=":material/file_download:", key="bd_download",
                        disabled=spec is None, width="stretch")
     if b3.button("Train this network", type="primary", icon=":material/play_arrow:", key="bd_train",
