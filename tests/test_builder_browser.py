@@ -37,14 +37,33 @@ def fill(page, label: str, value, nth: int = 0) -> None:
     assert box.input_value() == str(value)
 
 
-def options(page, label: str) -> list[str]:
+def open_select(page, label: str):
+    """Open a selectbox's list, scrolled to the middle first (its popover closes when the page scrolls),
+    with the keyboard as a fallback (as tests/test_e2e_browser.py does)."""
     box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True))
     box.evaluate("e => e.scrollIntoView({block: 'center'})")
     box.get_by_role("combobox").click()
-    page.get_by_role("option").first.wait_for()
+    try:
+        page.get_by_role("option").first.wait_for(timeout=5000)
+    except Exception:  # noqa: BLE001 - fall back to the keyboard
+        box.get_by_role("combobox").focus()
+        box.get_by_role("combobox").press("ArrowDown")
+        page.get_by_role("option").first.wait_for()
+    return box
+
+
+def options(page, label: str) -> list[str]:
+    open_select(page, label)
     texts = page.get_by_role("option").all_inner_texts()
     page.keyboard.press("Escape")
     return texts
+
+
+def choose(page, label: str, option: str) -> None:
+    box = open_select(page, label)
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)
+    assert box.get_by_role("combobox").input_value() == option
 
 
 @pytest.mark.browser
@@ -73,10 +92,7 @@ def test_build_train_and_find_the_run_with_its_parameter_count(tmp_path, real_da
             # Build: the seed network with 8 and 16 filters, one more dropout at the end, a name of its own.
             fill(page, "Filters", 8, nth=0)
             fill(page, "Filters", 16, nth=1)
-            box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Add a layer", exact=True))
-            box.get_by_role("combobox").click()
-            page.get_by_role("option", name="Dropout", exact=True).click()
-            settle(page)
+            choose(page, "Add a layer", "Dropout")
             page.get_by_role("button", name="Add", exact=True).click()
             settle(page)
             fill(page, "Name", NAME)
