@@ -321,3 +321,32 @@ def test_measured_throughput_is_positive_and_finite():
 
     rate = measure_throughput(spec(Conv(4), GlobalAvgPool()), batch_size=16, steps=2)
     assert np.isfinite(rate) and rate > 1e6  # any CPU does more than a million multiply-adds a second
+
+
+ANY_LAYER = st.one_of(MAP_LAYER, VECTOR_LAYER, st.just(Flatten()), st.just(GlobalAvgPool()),
+                      st.builds(MaxPool, size=st.integers(2, 8)), st.builds(Conv, kernel=st.integers(5, 11),
+                                                                           padding=st.just("valid")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(layers=st.lists(ANY_LAYER, max_size=12))
+def test_random_specs_either_validate_or_name_the_layer_that_breaks(layers):
+    """No TensorFlow: any list of layers gives a table whose rows stop where the network breaks, and
+    validate() raises a typed error naming exactly that layer (or the missing vector at the end)."""
+    net = spec(*layers)
+    table = layer_table(net)
+    if table.ok:
+        assert validate(net) == table
+        assert table.rows[-1].output_shape == (10,)
+        return
+    with pytest.raises(ArchitectureSpecError) as info:
+        validate(net)
+    index = info.value.layer_index
+    assert index == table.problem_index and str(info.value) == table.problem
+    if index is None:  # over the size limits: every layer fits
+        assert "at most" in table.problem
+    elif index < len(layers):
+        assert table.problem.startswith(f"Layer {index + 1} ({layers[index].kind}): ")
+        assert len(table.rows) == index + 1  # the input and every layer before the broken one
+    else:
+        assert "ends on a" in table.problem and len(table.rows) == len(layers) + 1

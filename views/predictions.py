@@ -11,9 +11,9 @@ from fmnist_core.charts import confusion_matrix_figure, per_class_metrics_figure
 from fmnist_core.constants import CLASS_NAMES
 from fmnist_core.evaluation import select_examples, top_k
 from ui.classify import upscale_nearest
+from ui.compare_panel import fixed_and_broken_panel
 from ui.layout import format_percent, guarded, no_model_notice, page_header
 from ui.loaders import evaluation, split_arrays
-from ui.compare_panel import fixed_and_broken_panel
 from ui.state import active_run, run_store, usable
 
 page_header(
