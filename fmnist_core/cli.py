@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Subcommands defined in their own modules (fmnist_core/commands/): each has a light-weight
 # ``register(subparsers)`` that adds its parser with ``set_defaults(handler=function)``; the
 # handler takes the parsed arguments and returns the exit status. Heavy imports stay in handlers.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("fmnist_core.commands.arch",)
 
 
 GLOBAL_HELP = {
@@ -60,6 +60,8 @@ def add_train_options(parser: argparse.ArgumentParser, config_class: type[TrainC
     parser.add_argument("--preset", choices=[*PRESETS, *PRESET_ALIASES], default="default",
                         help="start from a named recipe (report is the seed report's recipe, alias of seed)")
     add_setting_options(parser, config_class)
+    parser.add_argument("--arch-file", type=Path,
+                        help="train the network in this JSON specification (see `arch show`); wins over --architecture")
     add_setting_options(parser, AugmentationConfig, dest_prefix=AUG_DEST_PREFIX, help_prefix="augmentation: ")
     parser.add_argument("--no-augmentation", action="store_true", help="turn every augmentation off")
 
@@ -79,7 +81,13 @@ def config_from_args(args: argparse.Namespace, config_class: type[TrainConfig] =
 
     aug = AugmentationConfig() if args.no_augmentation else config.augmentation
     aug = replace(aug, **given(type(aug), AUG_DEST_PREFIX))
-    return config.with_changes(**given(type(config)), augmentation=aug)
+    changes = given(type(config))
+    if getattr(args, "arch_file", None) is not None:
+        from .archspec import load_spec_file  # noqa: PLC0415 - only when a file is given
+
+        spec = load_spec_file(args.arch_file)
+        changes.update(architecture=spec.name, architecture_spec=spec)
+    return config.with_changes(**changes, augmentation=aug)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) -> None:

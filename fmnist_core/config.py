@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from .archspec import ArchitectureSpec, spec_from_dict, validate
 from .augmentation import NO_AUGMENTATION, SEED_REPORT_AUGMENTATION, AugmentationConfig
 from .constants import TRAIN_SIZE, VALIDATION_SIZE
 from .errors import ConfigError
@@ -79,11 +80,25 @@ class TrainConfig:
     mirror_averaging: bool = setting(False, label="Mirror averaging", group="advanced",
                                      help="Test-time augmentation: predict on each image and its mirror image and "
                                      "average the two. Training costs the same; every prediction costs twice as much.")
+    # A custom network (fmnist_core.archspec): when set, the model is built from it and `architecture`
+    # is its name; None means the built-in architecture named by `architecture`. Not a form or CLI setting:
+    # it is set by `train --arch-file` and by the builder page's hand-off.
+    architecture_spec: ArchitectureSpec | None = None
 
     def __post_init__(self) -> None:
-        check_settings(self)
+        # A custom network's name is not in the registry: its spec is checked instead of the name.
+        check_settings(self, skip=() if self.architecture_spec is None else ("architecture",))
         if not isinstance(self.augmentation, AugmentationConfig):
             raise ConfigError(f"augmentation must be an AugmentationConfig, got {type(self.augmentation).__name__}")
+        if self.architecture_spec is not None:
+            validate(self.architecture_spec)
+            builtin = ARCHITECTURES.get(self.architecture_spec.name)
+            if builtin is not None and builtin.spec.layers != self.architecture_spec.layers:
+                raise ConfigError(f"{self.architecture_spec.name!r} is a built-in architecture's name; "
+                                  "give your changed network a name of its own")
+            if self.architecture != self.architecture_spec.name:
+                raise ConfigError(f"architecture {self.architecture!r} does not match the specification's name "
+                                  f"{self.architecture_spec.name!r}")
         # Folded in from training.validate_for_training, so every entry point gets it.
         if self.train_limit is not None and self.train_limit < self.batch_size:
             raise ConfigError(
@@ -93,17 +108,24 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["augmentation"] = self.augmentation.to_dict()
+        values["architecture_spec"] = self.architecture_spec.to_dict() if self.architecture_spec else None
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         values = dict(values)
         values["augmentation"] = AugmentationConfig.from_dict(values.get("augmentation"))
+        if values.get("architecture_spec") is not None:
+            values["architecture_spec"] = spec_from_dict(values["architecture_spec"])
         known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
         return cls(**known)
 
     def with_changes(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
+
+    def resolved_architecture_spec(self) -> ArchitectureSpec:
+        """The network this config trains: its own specification, or the built-in one it names."""
+        return self.architecture_spec or get_architecture(self.architecture).spec
 
 
 PRESETS: dict[str, TrainConfig] = {

@@ -69,3 +69,14 @@ class UnknownArchitectureError(ConfigError):
 
 class TrainingBusyError(FmnistError):
     """Another training job already runs on this server."""
+
+
+class ArchitectureSpecError(ConfigError):
+    """An architecture specification is malformed or describes an impossible network.
+
+    `layer_index` (0-based) is the layer where it breaks, None when the whole specification is at fault.
+    """
+
+    def __init__(self, message: str, *, layer_index: int | None = None) -> None:
+        super().__init__(message)
+        self.layer_index = layer_index

@@ -209,10 +209,12 @@ def setting_named(cls: type, name: str) -> Setting:
     raise KeyError(f"{cls.__name__} has no setting {name!r}")
 
 
-def check_settings(config: Any, owner: str = "") -> None:
-    """Validate every declared setting of a config instance (called from its __post_init__)."""
+def check_settings(config: Any, owner: str = "", *, skip: tuple[str, ...] = ()) -> None:
+    """Validate every declared setting of a config instance (called from its __post_init__), except those
+    named in ``skip`` (which the config checks another way)."""
     for item in settings_of(type(config)):
-        item.check(getattr(config, item.name), owner)
+        if item.name not in skip:
+            item.check(getattr(config, item.name), owner)
 
 
 __all__ = ["Setting", "SettingInfo", "setting", "settings_of", "setting_named", "check_settings", "GROUPS"]

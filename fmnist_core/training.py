@@ -250,14 +250,14 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
 def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
     import keras  # noqa: PLC0415
 
-    from .models import build_model  # noqa: PLC0415
+    from .archspec_build import build_model_from_spec  # noqa: PLC0415
 
     previous_policy = keras.mixed_precision.dtype_policy()
     policy = mixed_precision_policy() if config.mixed_precision else None
     if policy:
         keras.mixed_precision.set_dtype_policy(policy)
     try:
-        model = build_model(config.architecture)
+        model = build_model_from_spec(config.resolved_architecture_spec())
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
     if config.mirror_averaging:
@@ -488,6 +488,8 @@ def train(
             config.architecture,
             {
                 "config": config.to_dict(),
+                # The full network, so any run can be rebuilt, whatever the registry says later.
+                "architecture_spec": config.resolved_architecture_spec().to_dict(),
                 "status": STATUS_RUNNING,
                 "pid": os.getpid(),
                 "host": socket.gethostname(),

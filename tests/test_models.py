@@ -1,13 +1,18 @@
-"""fmnist_core.models: the registry, output shape, and the cost figures the model picker shows."""
+"""fmnist_core.models: the registry as specifications, output shape, and the cost figures the model picker shows."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from fmnist_core.archspec import ArchitectureSpec, layer_table, spec_from_json
 from fmnist_core.config import TrainConfig
 from fmnist_core.errors import ConfigError, UnknownArchitectureError
-from fmnist_core.models import ARCHITECTURES, build_model, describe, get_architecture, multiply_adds
+from fmnist_core.models import ARCHITECTURES, EXPERIMENTS, build_model, describe, get_architecture, multiply_adds
 
 # Hand-computed for the seed report's CNN (valid 3x3 convolutions, 2x2 pooling):
 #   conv 32 on 28x28x1 -> 26x26x32:        26*26*32*9
@@ -17,11 +22,21 @@ from fmnist_core.models import ARCHITECTURES, build_model, describe, get_archite
 SEED_CNN_MULTIPLY_ADDS = 26 * 26 * 32 * 9 + 11 * 11 * 64 * 9 * 32 + 1600 * 128 + 128 * 10
 SEED_CNN_PARAMETERS = (32 * 9 + 32) + (64 * 9 * 32 + 64) + (1600 * 128 + 128) + (128 * 10 + 10)
 
+# (parameters, multiply-adds) of the registry's hand-written Keras builders before the architectures
+# became specifications (main at efaaf43, Keras' count_params and models.multiply_adds).
+PRE_SPEC_COUNTS = {
+    "seed_cnn": (225_034, 2_631_040),
+    "fast_cnn": (242_506, 14_677_760),
+    "wide_cnn": (279_722, 21_903_104),
+    "large_cnn": (622_058, 53_514_624),
+}
+
 
 def test_registry_names():
     assert set(ARCHITECTURES) == {"seed_cnn", "fast_cnn", "wide_cnn", "large_cnn"}
     for name, arch in ARCHITECTURES.items():
         assert arch.name == name and arch.title and arch.description
+        assert arch.spec.name == name and arch.spec.title == arch.title
         assert get_architecture(name) is arch
 
 
@@ -34,6 +49,23 @@ def test_unknown_architecture_is_a_typed_error_listing_choices():
         build_model("resnet9000")
     with pytest.raises(UnknownArchitectureError):
         TrainConfig(architecture="resnet9000")
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_registry_round_trips_with_identical_counts(name):
+    """registry -> specification -> JSON -> specification -> Keras model: the same counts everywhere."""
+    arch = ARCHITECTURES[name]
+    spec = spec_from_json(arch.spec.to_json())
+    assert spec == arch.spec
+    table = layer_table(spec)
+    model = build_model(name)
+    assert (table.parameters, table.multiply_adds) == PRE_SPEC_COUNTS[name]
+    assert (model.count_params(), multiply_adds(model)) == PRE_SPEC_COUNTS[name]
+    summary = describe(name)
+    assert (summary.parameters, summary.multiply_adds) == PRE_SPEC_COUNTS[name]
+    # Every layer's inferred output shape is the shape Keras gives it.
+    keras_shapes = [tuple(layer.output.shape[1:]) for layer in model.layers[1:-2]]
+    assert keras_shapes == [row.output_shape for row in table.rows[1:-1]]
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
@@ -58,8 +90,36 @@ def test_describe():
     assert summary.parameters == SEED_CNN_PARAMETERS
     assert summary.multiply_adds == SEED_CNN_MULTIPLY_ADDS
     fast = describe("fast_cnn")
-    assert fast.parameters > 0 and fast.multiply_adds > 0
     # fast_cnn's convolutions at 28x28 and 14x14 alone exceed the dense layers' cost.
     assert fast.multiply_adds > 28 * 28 * 32 * 9
     with pytest.raises(UnknownArchitectureError):
         describe("nope")
+
+
+def test_the_registry_and_describe_do_not_import_tensorflow():
+    """Architecture metadata lives apart from the model builders (checked in a fresh interpreter)."""
+    script = (
+        "import sys, json\n"
+        "from fmnist_core import models, config, archspec, archspec_store\n"
+        "s = models.describe('large_cnn')\n"
+        "print(json.dumps([s.parameters, 'tensorflow' in sys.modules, 'keras' in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [PRE_SPEC_COUNTS["large_cnn"][0], False, False]
+
+
+def test_guided_experiments_are_ordinary_changed_specs_of_the_seed_network():
+    seed = ARCHITECTURES["seed_cnn"].spec
+    assert set(EXPERIMENTS) == {"seed_no_dropout", "seed_no_pooling", "seed_batchnorm"}
+    for name, experiment in EXPERIMENTS.items():
+        assert isinstance(experiment.spec, ArchitectureSpec) and experiment.spec.name == name
+        assert experiment.watch.endswith(".") and experiment.title
+        assert layer_table(experiment.spec).ok
+        assert spec_from_json(experiment.spec.to_json()) == experiment.spec
+    kinds = lambda spec: [layer.kind for layer in spec.layers]  # noqa: E731
+    assert "dropout" not in kinds(EXPERIMENTS["seed_no_dropout"].spec)
+    assert [k for k in kinds(seed) if k != "dropout"] == kinds(EXPERIMENTS["seed_no_dropout"].spec)
+    assert "max_pool" not in kinds(EXPERIMENTS["seed_no_pooling"].spec)
+    assert layer_table(EXPERIMENTS["seed_no_pooling"].spec).multiply_adds > 3 * layer_table(seed).multiply_adds
+    assert kinds(EXPERIMENTS["seed_batchnorm"].spec).count("batchnorm") == 2

@@ -37,6 +37,8 @@ PAGES: tuple[PageSpec, ...] = (
              "Try rotation, shifts, zoom, flips and erasing on one image, live."),
     PageSpec("training", "training.py", "Training", ":material/model_training:", "Model",
              "Train a model in the background, watch it learn, compare runs."),
+    PageSpec("builder", "builder.py", "Build a network", ":material/account_tree:", "Model",
+             "Compose a CNN layer by layer, see its shapes and cost live, then train it."),
     PageSpec("predictions", "predictions.py", "Predictions", ":material/fact_check:", "Model",
              "Confusion matrix, per-class scores and the mistakes, image by image."),
     PageSpec("classify", "classify.py", "Classify", ":material/draw:", "Model",

@@ -7,7 +7,7 @@ the Augmentation lab both draw their augmentation controls with ``augmentation_c
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -20,7 +20,13 @@ def setting_key(prefix: str, item: Setting) -> str:
     return prefix + item.name
 
 
-def setting_widget(item: Setting, key: str, container: Any = st, *, disabled: bool = False) -> Any:
+# A page may offer more choices than the engine's registry knows (saved networks for `architecture`):
+# {setting name: (options, label function)}.
+ChoiceOverrides = Mapping[str, tuple[Sequence[Any], Callable[[Any], str]]]
+
+
+def setting_widget(item: Setting, key: str, container: Any = st, *, disabled: bool = False,
+                   choices: tuple[Sequence[Any], Callable[[Any], str]] | None = None) -> Any:
     """Draw the widget of one setting (its value lives in st.session_state[key]) and return its value."""
     common: dict[str, Any] = {"key": key, "help": item.info.help or None, "disabled": disabled,
                               "persist_state": "session"}
@@ -28,7 +34,8 @@ def setting_widget(item: Setting, key: str, container: Any = st, *, disabled: bo
     if kind == "toggle":
         return container.toggle(item.label, **common)
     if kind == "select":
-        return container.selectbox(item.label, list(item.options or ()), format_func=item.choice_label, **common)
+        options, label = choices or (item.options or (), item.choice_label)
+        return container.selectbox(item.label, list(options), format_func=label, **common)
     cast = item.kind
     bounds: dict[str, Any] = {
         "min_value": None if item.info.minimum is None else cast(item.info.minimum),
@@ -39,10 +46,13 @@ def setting_widget(item: Setting, key: str, container: Any = st, *, disabled: bo
     return widget(item.label, format=item.info.number_format, **bounds, **common)
 
 
-def settings_grid(settings: Sequence[Setting], prefix: str, columns: int) -> dict[str, Any]:
+def settings_grid(settings: Sequence[Setting], prefix: str, columns: int,
+                  choice_overrides: ChoiceOverrides | None = None) -> dict[str, Any]:
     """The given settings' widgets, filled row by row into this many columns; {name: value}."""
     cells = st.columns(columns) if settings else []
-    return {item.name: setting_widget(item, setting_key(prefix, item), cells[i % columns])
+    overrides = choice_overrides or {}
+    return {item.name: setting_widget(item, setting_key(prefix, item), cells[i % columns],
+                                      choices=overrides.get(item.name))
             for i, item in enumerate(settings)}
 
 

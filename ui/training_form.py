@@ -16,6 +16,7 @@ from fmnist_core.augmentation import AugmentationConfig
 from fmnist_core.config import PRESET_DESCRIPTIONS, PRESET_LABELS, PRESETS, TrainConfig
 from fmnist_core.settings import Setting, settings_of
 from ui.settings_widgets import (
+    ChoiceOverrides,
     augmentation_controls,
     augmentation_values,
     form_settings,
@@ -23,6 +24,8 @@ from ui.settings_widgets import (
     setting_key,
     settings_grid,
 )
+
+from .architecture_choice import apply_architecture_handoff, custom_spec
 
 # Session-state key of the AugmentationConfig the Augmentation lab hands to the Training page.
 LAB_HANDOFF_KEY = "augmentation_for_training"
@@ -89,12 +92,13 @@ def init_state(state: MutableMapping[str, Any], config_class: type[TrainConfig] 
     for key, value in config_values(preset).items():
         if key not in state:
             state[key] = value
+    arch_notice = apply_architecture_handoff(state, FIELD_KEYS["architecture"])  # from the builder page
     handoff = state.pop(LAB_HANDOFF_KEY, None)
     if handoff is not None:
         aug = handoff if isinstance(handoff, AugmentationConfig) else AugmentationConfig.from_dict(handoff)
         state.update(augmentation_values(aug, AUG_PREFIX))
         return "The augmentation settings from the Augmentation lab were filled in below."
-    return None
+    return arch_notice
 
 
 def config_from_state(state: MutableMapping[str, Any], config_class: type[TrainConfig] = TrainConfig) -> TrainConfig:
@@ -104,7 +108,7 @@ def config_from_state(state: MutableMapping[str, Any], config_class: type[TrainC
     for item in _form_settings(config_class):
         value = state[setting_key(FIELD_PREFIX, item)]
         values[item.name] = value if not item.optional or state.get(toggle_key(item)) else None
-    return config_class(**values, augmentation=aug)
+    return config_class(**values, augmentation=aug, architecture_spec=custom_spec(state, values["architecture"]))
 
 
 def preset_picker(config_class: type[TrainConfig] = TrainConfig) -> str:
@@ -117,18 +121,21 @@ def preset_picker(config_class: type[TrainConfig] = TrainConfig) -> str:
     return preset or DEFAULT_PRESET
 
 
-def _settings_group(config_class: type[TrainConfig], group: str, columns: int) -> None:
+def _settings_group(config_class: type[TrainConfig], group: str, columns: int,
+                    choice_overrides: ChoiceOverrides | None = None) -> None:
     items = form_settings(config_class, group)
-    settings_grid([item for item in items if not item.optional], FIELD_PREFIX, columns)
+    settings_grid([item for item in items if not item.optional], FIELD_PREFIX, columns, choice_overrides)
     for item in items:
         if item.optional:
             optional_setting(item, setting_key(FIELD_PREFIX, item), toggle_key(item), st.session_state)
 
 
-def settings_form(config_class: type[TrainConfig] = TrainConfig) -> None:
+def settings_form(config_class: type[TrainConfig] = TrainConfig,
+                  choice_overrides: ChoiceOverrides | None = None) -> None:
     """Every setting's widget, laid out: the main grid and its optional settings (the subset), then
-    augmentation and advanced settings in expanders. Read the result with config_from_state."""
-    _settings_group(config_class, "main", MAIN_COLUMNS)
+    augmentation and advanced settings in expanders. Read the result with config_from_state.
+    ``choice_overrides`` offers a page's own choices (saved networks beside the built-in ones)."""
+    _settings_group(config_class, "main", MAIN_COLUMNS, choice_overrides)
     aug_on = any(st.session_state.get(key) for key in AUG_KEYS.values())
     with st.expander("Augmentation" + (" (on)" if aug_on else " (off)"), expanded=aug_on,
                      icon=":material/auto_fix_high:"):

@@ -11,9 +11,10 @@ from fmnist_core.charts import confusion_matrix_figure, per_class_metrics_figure
 from fmnist_core.constants import CLASS_NAMES
 from fmnist_core.evaluation import select_examples, top_k
 from ui.classify import upscale_nearest
+from ui.compare_panel import fixed_and_broken_panel
 from ui.layout import format_percent, guarded, no_model_notice, page_header
 from ui.loaders import evaluation, split_arrays
-from ui.state import active_run
+from ui.state import active_run, run_store, usable
 
 page_header(
     "predictions",
@@ -46,7 +47,11 @@ with guarded():
     m3.metric("Misclassified", f"{errors:,} of {len(result.y_true):,}")
     m4.metric("Mean confidence", format_percent(float(result.confidence.mean()), 1))
 
-    tab_matrix, tab_classes, tab_gallery = st.tabs(["Confusion matrix", "Per-class scores", "Gallery"])
+    tab_matrix, tab_classes, tab_gallery, tab_compare = st.tabs(
+        ["Confusion matrix", "Per-class scores", "Gallery", "Fixed and broken"])
+    with tab_compare:  # another run against this one, image by image (ui/compare_panel.py)
+        others = [other for other in run_store().list_runs() if usable(other) and other.run_id != run.run_id]
+        fixed_and_broken_panel(run, others, evaluation, x_test)
     with tab_matrix:
         normalize = st.toggle("Show row percentages (recall)", key="pr_normalize")
         st.plotly_chart(confusion_matrix_figure(result.confusion, normalize=normalize), key="pr_confusion",

@@ -9,8 +9,11 @@ from fmnist_core.charts import compare_runs_curves, training_curves
 from fmnist_core.config import TrainConfig
 from fmnist_core.errors import FmnistError
 from fmnist_core.jobs import JOB_MANAGER, JobSnapshot
+from ui.architecture_choice import architecture_choices, choice_label
+from ui.compare_panel import architecture_change_panel
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
 from ui.loaders import dataset, history
+from ui.navigation import PAGE_PATHS
 from ui.state import ACTIVE_RUN_KEY, compare_selection, run_store, set_active_run, usable
 from ui.training_form import config_from_state, init_state, preset_picker, settings_form
 
@@ -110,7 +113,9 @@ with guarded():
     if notice:
         st.info(notice, icon=":material/auto_fix_high:")
     preset_picker()
-    settings_form()
+    st.page_link(PAGE_PATHS["builder"], label="Build your own network, layer by layer", icon=":material/account_tree:")
+    arch_choices = architecture_choices(st.session_state)
+    settings_form(choice_overrides={"architecture": (list(arch_choices), lambda name: choice_label(arch_choices, name))})
 
     start = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=running,
                       help="A model is training already; wait for it or stop it above." if running else None)
@@ -183,5 +188,6 @@ with guarded():
         if selected:
             figure = compare_runs_curves({run_id: histories[run_id] for run_id in selected}, metric or "val_accuracy")
             st.plotly_chart(figure, key="tr_compare_chart", width="stretch")
+            architecture_change_panel(run_store(), selected)  # what changed between two runs (ui/compare_panel.py)
         else:
             st.caption("Choose one or more runs.")
