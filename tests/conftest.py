@@ -6,6 +6,10 @@ Environment set up here, before fmnist_core is imported anywhere:
   (CI clones the repository with ../shared beside it);
 - TF_CPP_MIN_LOG_LEVEL=2 keeps TensorFlow's start-up chatter out of the output;
 - FMNIST_RUNS_DIR points at a session temp folder, so nothing is ever written to ./runs.
+
+Running the tests changes no file of the repository: `git status --porcelain` is recorded when the
+session starts and compared when it ends; any difference fails the run (exit status 1) and is listed.
+`--screenshots` is the one exception: it asks the browser tests to rewrite docs/screenshots/*.png.
 """
 
 from __future__ import annotations
@@ -28,8 +32,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
+from devtools.git_state import changed_entries, porcelain  # noqa: E402
 from fmnist_core.constants import DATA_FILES, NUM_CLASSES  # noqa: E402
 from fmnist_core.data import Dataset, DataSource  # noqa: E402
+
+SCREENSHOTS_OPTION = "--screenshots"
+_GIT_BEFORE = pytest.StashKey[str | None]()
 
 def report_optimiser_config(**changes):
     """The seed report's optimiser (Adam 1e-3, constant, float32, no EMA or smoothing) without
@@ -42,6 +50,36 @@ def report_optimiser_config(**changes):
 
 # The shared trained run: batch 32, one epoch on 2,000 images already gives a usable model (~0.70).
 TRAINED_RUN_CHANGES = dict(epochs=1, batch_size=32, train_limit=2000, validation="holdout", seed=7)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        SCREENSHOTS_OPTION, action="store_true", default=False,
+        help="let the browser tests rewrite the README's docs/screenshots/*.png (otherwise they go to a temp folder)",
+    )
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_GIT_BEFORE] = porcelain(REPO_DIR)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when it changed the repository's files (git status differs from the start)."""
+    before = session.config.stash.get(_GIT_BEFORE, None)
+    changed = changed_entries(before, porcelain(REPO_DIR))
+    if session.config.getoption(SCREENSHOTS_OPTION):
+        changed = [line for line in changed if "docs/screenshots/" not in line]
+    if not changed:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "the test run changed the repository (git status --porcelain):\n  " + "\n  ".join(changed)
+    if reporter is not None:
+        reporter.write_sep("=", "repository changed by the tests", red=True)
+        reporter.write_line(message)
+    else:
+        sys.stderr.write(message + "\n")
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_configure(config):

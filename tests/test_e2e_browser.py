@@ -7,8 +7,9 @@ action is followed by waiting for the app to settle (connected, no script runnin
 indicator, no loading skeletons) and for the text the action should produce; nothing sleeps
 for a fixed time.
 
-Screenshots of every page are written to docs/screenshots/<page>.png (1400x900 viewport,
-whole page, palette PNGs).
+Screenshots of every page (1400x900 viewport, whole page, palette PNGs) go to a temporary folder;
+`pytest tests/test_e2e_browser.py --screenshots` writes them to docs/screenshots/<page>.png for the README
+instead (the only way a test run may change a tracked file).
 
 Needs Chromium at /usr/bin/chromium (or $FMNIST_CHROMIUM): skipped without it, failed under CI=true.
 """
@@ -44,7 +45,7 @@ from benchmarks.load_test import (
 from ui.state import default_active_run
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SCREENSHOT_DIR = PROJECT_DIR / "docs" / "screenshots"
+README_SCREENSHOT_DIR = PROJECT_DIR / "docs" / "screenshots"
 TIMEOUT_MS = 60_000
 #: The in-app training run: 1 epoch of the default preset (fast_cnn) on a 2,000-image subset.
 TRAIN_IMAGES = 2000
@@ -113,6 +114,14 @@ def app(tmp_path_factory, request):
 
 
 @pytest.fixture(scope="module")
+def shots(request, tmp_path_factory) -> Path:
+    """Where screenshots go: docs/screenshots with --screenshots, else a temporary folder."""
+    if request.config.getoption("--screenshots"):
+        return README_SCREENSHOT_DIR
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
 def browser(app):
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
@@ -177,7 +186,7 @@ def open_page(page, spec: PageSpec) -> None:
     settle(page)
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, folder: Path, name: str) -> Path:
     """The whole page (the app scrolls inside its main area, so the viewport grows to fit), as a small PNG."""
     from PIL import Image  # noqa: PLC0415
 
@@ -192,8 +201,8 @@ def screenshot(page, name: str) -> Path:
     finally:
         page.set_viewport_size(VIEWPORT)
     image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOT_DIR / f"{name}.png"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     image.save(path, format="PNG", optimize=True)
     return path
 
@@ -226,18 +235,18 @@ def test_a_deep_link_as_the_first_visit_gets_the_whole_app(app, browser):
         context.close()
 
 
-def test_every_page_opens_from_the_sidebar(app, page):
+def test_every_page_opens_from_the_sidebar(app, page, shots):
     for spec in PAGES:
         open_page(page, spec)
         assert_no_errors(page, spec.nav_label)
         if spec.nav_label == "Home":
             page.get_by_text(app.run_id).first.wait_for()  # the active model's card
-        path = screenshot(page, spec.screenshot)
+        path = screenshot(page, shots, spec.screenshot)
         assert path.stat().st_size < 1_500_000, f"{path} is {path.stat().st_size} bytes"
     assert page.locator('[data-testid="stSidebar"]').get_by_text("Active model").count() == 1
 
 
-def test_classify_an_uploaded_image(app, page):
+def test_classify_an_uploaded_image(app, page, shots):
     open_page(page, PAGES[-1])
     page.get_by_role("tab", name="Upload").click()
     page.locator(FILE_INPUT).set_input_files(str(app.upload.path))
@@ -248,10 +257,10 @@ def test_classify_an_uploaded_image(app, page):
     page.get_by_text("What the model sees (28×28)").wait_for()
     assert page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').count() >= 1  # the probability bars
     assert_no_errors(page, "Classify after an upload")
-    screenshot(page, "classify")
+    screenshot(page, shots, "classify")
 
 
-def test_training_one_epoch_adds_a_point_and_a_run(app, page):
+def test_training_one_epoch_adds_a_point_and_a_run(app, page, shots):
     open_page(page, PAGES[3])
     _choose(page, "Architecture", "Seed report CNN")  # no batch norm: sensible accuracy after 16 steps
     _fill_number(page, "Epochs", 1)
@@ -299,7 +308,7 @@ def test_training_one_epoch_adds_a_point_and_a_run(app, page):
     # The run is saved and listed.
     options = _select_options(page, "Saved run")
     assert any(run_id in o and "completed, 1/1 epochs" in o for o in options), options
-    screenshot(page, "training")
+    screenshot(page, shots, "training")
 
 
 def _open_select(page, label: str):
