@@ -82,13 +82,6 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_configure(config):
-    # Keras' own chatter, not ours: fit() on a tf.data.Dataset warns about shuffle=True, and its
-    # TensorFlow backend calls np.array(x) on tensors without the numpy-2 copy keyword.
-    config.addinivalue_line("filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
-    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
-
-
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 

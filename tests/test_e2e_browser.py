@@ -44,6 +44,8 @@ from benchmarks.load_test import (
 )
 from ui.state import default_active_run
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 README_SCREENSHOT_DIR = PROJECT_DIR / "docs" / "screenshots"
 TIMEOUT_MS = 60_000

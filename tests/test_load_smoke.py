@@ -14,6 +14,8 @@ import pytest
 from benchmarks.load_test import BUSY_PATTERN, app_store, browser_unavailable_reason, report, run_load_test
 from ui.state import default_active_run
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 
 def test_two_sessions_classify_without_errors_while_a_third_trains(request, tmp_path):
     reason = browser_unavailable_reason()
