@@ -488,12 +488,15 @@ def test_without_any_model_every_page_says_what_to_do(app_env, tmp_path, monkeyp
     assert any("None yet" in c.value for c in app.sidebar.caption)
 
 
-def test_errors_are_friendly_and_never_tracebacks():
+def test_errors_are_friendly_and_never_tracebacks(tmp_path):
+    from fmnist_core.data import load_dataset
     from fmnist_core.errors import DataNotFoundError, TrainingBusyError
     from ui.layout import friendly_error
 
     assert "already training" in friendly_error(TrainingBusyError("busy"))
-    assert "FMNIST_DATA_DIR" in friendly_error(DataNotFoundError("missing files"))
+    with pytest.raises(DataNotFoundError) as missing:  # the core's message says where it looked and what to set
+        load_dataset(tmp_path / "no-data")
+    assert "FMNIST_DATA_DIR" in friendly_error(missing.value) and str(tmp_path) in friendly_error(missing.value)
 
     def page():
         from ui.layout import guarded

@@ -18,12 +18,12 @@ import streamlit as st
 
 from fmnist_core.charts import class_counts, mean_images
 from fmnist_core.data import Dataset, load_dataset, resolve_data_dir
+from fmnist_core.errors import DataError
 from fmnist_core.evaluation import EvaluationResult
 from fmnist_core.runs import HISTORY_FILE, RunInfo
 
+from .layout import data_missing_notice
 from .state import pretrained_dir, run_store
-
-SPLITS = ("train", "test")
 
 
 # ---------------------------------------------------------------- dataset
@@ -36,6 +36,35 @@ def dataset() -> Dataset:
     """The training and test sets (shared by all sessions; never modify the arrays)."""
     folder, from_env = resolve_data_dir()
     return _dataset(str(folder), from_env)
+
+
+def dataset_problem() -> DataError | None:
+    """Why the dataset cannot be read (None when it can); a failed download is retried at most once a minute."""
+    try:
+        dataset()
+    except DataError as exc:
+        return exc
+    return None
+
+
+def require_dataset() -> Dataset:
+    """The dataset, or one clear message (folder, variable, download command) and the end of the page's run."""
+    problem = dataset_problem()
+    if problem is not None:
+        data_missing_notice(problem)
+        st.stop()
+    return dataset()
+
+
+def training_data_notice() -> bool:
+    """Before the Start button: say that training needs the data when it is missing; True when it is there."""
+    problem = dataset_problem()
+    if problem is None:
+        return True
+    st.warning("Training needs the Fashion-MNIST data, which this server cannot read yet.",
+               icon=":material/warning:")
+    data_missing_notice(problem)
+    return False
 
 
 def split_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:

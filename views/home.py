@@ -11,8 +11,16 @@ import streamlit as st
 
 from fmnist_core.constants import CLASS_NAMES, IMAGE_SIZE, TEST_SIZE, TRAIN_SIZE, VALIDATION_SIZE
 from fmnist_core.models import ARCHITECTURES
-from ui.layout import format_count, format_duration, format_percent, guarded, no_model_notice, page_header
-from ui.loaders import dataset
+from ui.layout import (
+    data_missing_notice,
+    format_count,
+    format_duration,
+    format_percent,
+    guarded,
+    no_model_notice,
+    page_header,
+)
+from ui.loaders import dataset, dataset_problem
 from ui.navigation import HOME_KEY, PAGES
 from ui.state import active_run
 
@@ -38,8 +46,11 @@ with facts, guarded():
         "so the test set is only used for the final score."
     )
     st.markdown("**Classes:** " + " · ".join(CLASS_NAMES))
-    data = dataset()
-    st.caption(f"Read from {data.source.description}.")
+    problem = dataset_problem()
+    if problem is None:
+        st.caption(f"Read from {dataset().source.description}.")
+    else:
+        data_missing_notice(problem)
 
 with model_col, guarded():
     st.subheader("Active model", anchor=False)

@@ -12,7 +12,7 @@ from fmnist_core.constants import CLASS_NAMES
 from fmnist_core.evaluation import select_examples, top_k
 from ui.classify import upscale_nearest
 from ui.layout import format_percent, guarded, no_model_notice, page_header
-from ui.loaders import evaluation, split_arrays
+from ui.loaders import evaluation, require_dataset, split_arrays
 from ui.state import active_run
 
 page_header(
@@ -35,6 +35,7 @@ with guarded():
     if run is None:
         no_model_notice()
         st.stop()
+    require_dataset()
     result = evaluation(run)
     x_test, _ = split_arrays("test")
     errors = int((~result.correct).sum())

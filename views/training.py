@@ -14,7 +14,7 @@ from fmnist_core.jobs import JOB_MANAGER, JobSnapshot
 from fmnist_core.models import ARCHITECTURES
 from fmnist_core.training import validate_for_training
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
-from ui.loaders import dataset, history
+from ui.loaders import dataset, history, training_data_notice
 from ui.state import ACTIVE_RUN_KEY, compare_selection, run_store, set_active_run, usable
 from ui.training_form import (
     AUG_KEYS,
@@ -177,6 +177,7 @@ with guarded():
                   help="Test-time augmentation: predict on each image and its mirror image and average the two. "
                   "Training costs the same; every prediction costs twice as much.")
 
+    training_data_notice()  # ui.loaders: says before Start that training needs the data, when it is missing
     start = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=running,
                       help="A model is training already; wait for it or stop it above." if running else None)
     if running:
