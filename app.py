@@ -6,6 +6,7 @@ Run with:  streamlit run app.py
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas  # noqa: F401 - import once up front: TensorFlow and Plotly import it lazily from different threads
 import streamlit as st
@@ -21,7 +22,7 @@ keep_keras_state_between_reruns()
 
 st.set_page_config(
     page_title="Fashion-MNIST Studio",
-    page_icon=":material/checkroom:",
+    page_icon=str(Path(__file__).resolve().parent / "assets" / "icon.png"),  # served by this server, no web font
     layout="wide",
     initial_sidebar_state="expanded",
 )

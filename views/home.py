@@ -67,13 +67,14 @@ with model_col, guarded():
             size = run.meta.get("model") or {}
             params = size.get("parameters", run.meta.get("parameters"))
             macs = size.get("multiply_adds", run.meta.get("multiply_adds"))
-            cols = st.columns(4)
-            cols[0].metric("Test accuracy", format_percent(run.test_accuracy))
-            cols[1].metric("Epochs", f"{run.epochs_completed} / {config.get('epochs', '?')}")
+            # Two metrics per row: four in a row cut the values and labels off ("Parameters 242.…").
+            first, second = st.columns(2), st.columns(2)
+            first[0].metric("Test accuracy", format_percent(run.test_accuracy))
+            first[1].metric("Epochs", f"{run.epochs_completed} / {config.get('epochs', '?')}")
             if params is not None:
-                cols[2].metric("Parameters", format_count(params))
+                second[0].metric("Parameters", format_count(params))
             if macs is not None:
-                cols[3].metric("Multiply-adds / image", format_count(macs))
+                second[1].metric("Multiply-adds / image", format_count(macs))
             when = run.meta.get("ended_at") or run.meta.get("started_at") or "unknown time"
             st.markdown(
                 f"Trained {when.replace('T', ' ')} in {format_duration(run.meta.get('train_seconds'))} "
@@ -82,7 +83,7 @@ with model_col, guarded():
             command = run.meta.get("command")
             if command:
                 st.markdown("How it was trained:")
-                st.code(command, language="bash")
+                st.code(command, language="bash", wrap_lines=True)  # whole, not cut at the column's edge
             with st.expander("Full training configuration"):
                 st.code(json.dumps(config, indent=2, sort_keys=True), language="json")
 
