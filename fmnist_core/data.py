@@ -95,12 +95,14 @@ def _md5(path: Path) -> str:
         return hashlib.file_digest(handle, "md5").hexdigest()
 
 
-def _read_idx(path: Path, magic: int, expected_dims: int) -> np.ndarray:
+def _read_idx(path: Path, magic: int, expected_dims: int) -> tuple[np.ndarray, str]:
+    """The array in a gzip IDX file and the file's MD5 (from the same bytes: each file is read once)."""
     try:
-        with gzip.open(path, "rb") as handle:
-            raw = handle.read()
-    except (OSError, EOFError) as exc:
+        packed = path.read_bytes()
+        raw = gzip.decompress(packed)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise CorruptDataError(f"{path} is not a readable gzip IDX file: {exc}") from exc
+    digest = hashlib.md5(packed).hexdigest()
     header_len = 4 + 4 * expected_dims
     if len(raw) < header_len:
         raise CorruptDataError(f"{path} is truncated (only {len(raw)} bytes)")
@@ -113,14 +115,14 @@ def _read_idx(path: Path, magic: int, expected_dims: int) -> np.ndarray:
         raise CorruptDataError(
             f"{path} declares {count} values but holds {len(raw) - header_len}: the file is damaged"
         )
-    return np.frombuffer(raw, np.uint8, offset=header_len).reshape(dims)
+    return np.frombuffer(raw, np.uint8, offset=header_len).reshape(dims), digest
 
 
 def download_with_keras() -> None:
     """Let Keras fetch the official files into its cache (needs internet)."""
     if os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
         raise DataNotFoundError(f"downloads are switched off ({OFFLINE_ENV}=1)")
-    import keras  # noqa: PLC0415 - heavy, only when a download is needed
+    import keras
 
     keras.datasets.fashion_mnist.load_data()
 
@@ -157,19 +159,42 @@ def _read_folder(folder: Path, *, from_env: bool = True) -> Dataset:
     if missing:
         raise DataNotFoundError(_missing_message(folder, missing, from_env=from_env))
     paths = {key: folder / name for key, name in DATA_FILES.items()}
-    x_train = _read_idx(paths["train_images"], _IDX_IMAGES_MAGIC, 3)
-    y_train = _read_idx(paths["train_labels"], _IDX_LABELS_MAGIC, 1).astype(np.int64)
-    x_test = _read_idx(paths["test_images"], _IDX_IMAGES_MAGIC, 3)
-    y_test = _read_idx(paths["test_labels"], _IDX_LABELS_MAGIC, 1).astype(np.int64)
+    x_train, md5_x_train = _read_idx(paths["train_images"], _IDX_IMAGES_MAGIC, 3)
+    y_train, md5_y_train = _read_idx(paths["train_labels"], _IDX_LABELS_MAGIC, 1)
+    x_test, md5_x_test = _read_idx(paths["test_images"], _IDX_IMAGES_MAGIC, 3)
+    y_test, md5_y_test = _read_idx(paths["test_labels"], _IDX_LABELS_MAGIC, 1)
+    y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
     for name, images, labels in (("training", x_train, y_train), ("test", x_test, y_test)):
         if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels):
             raise CorruptDataError(f"{name} images {images.shape} do not match labels {labels.shape}")
         if labels.size and labels.max() >= NUM_CLASSES:
             raise CorruptDataError(f"{name} labels hold a class >= {NUM_CLASSES}")
-    md5 = {name: _md5(folder / name) for name in DATA_FILES.values()}
+    digests = {"train_images": md5_x_train, "train_labels": md5_y_train, "test_images": md5_x_test,
+               "test_labels": md5_y_test}
+    return Dataset(x_train, y_train, x_test, y_test, _source(folder, {DATA_FILES[k]: v for k, v in digests.items()}))
+
+
+def _source(folder: Path, md5: dict[str, str]) -> DataSource:
     official = all(md5[name] == OFFICIAL_MD5[name] for name in md5)
-    source = DataSource(folder=str(folder), official=official, md5=md5)
-    return Dataset(x_train, y_train, x_test, y_test, source)
+    return DataSource(folder=str(folder), official=official, md5=md5)
+
+
+@lru_cache(maxsize=8)
+def _source_of_files(folder: str, stamps: tuple[tuple[int, int], ...]) -> DataSource:
+    return _source(Path(folder), {name: _md5(Path(folder) / name) for name in DATA_FILES.values()})
+
+
+def read_source() -> DataSource:
+    """Which copy load_dataset() reads (the files' MD5s) without decoding 70,000 images: Home needs only this.
+
+    With files missing it is load_dataset()'s answer: a download (at most once a minute) or DataNotFoundError.
+    """
+    folder, from_env = resolve_data_dir()
+    if _missing_files(folder):
+        return load_dataset().source
+    paths = [folder / name for name in DATA_FILES.values()]
+    stamps = tuple((p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    return _source_of_files(str(folder), stamps)
 
 
 def _download_once(folder: Path) -> None:

@@ -29,12 +29,15 @@ if "FMNIST_DATA_DIR" not in os.environ and (SHARED_DATA_DIR.is_dir() or os.envir
     # Beside the repository (CI, this workplace); elsewhere Keras' cache, downloaded on first use.
     os.environ["FMNIST_DATA_DIR"] = str(SHARED_DATA_DIR)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# AppTest runs pages in this process: no background warm-up thread (each page shows its own imports and
+# caches). The browser tests' servers warm up as a user's server does (devtools.browser.AppServer).
+os.environ.setdefault("FMNIST_WARM_UP", "0")
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
-from devtools.git_state import changed_entries, porcelain  # noqa: E402
-from fmnist_core.constants import DATA_FILES, NUM_CLASSES  # noqa: E402
-from fmnist_core.data import Dataset, DataSource  # noqa: E402
+from devtools.git_state import changed_entries, porcelain
+from fmnist_core.constants import DATA_FILES, NUM_CLASSES
+from fmnist_core.data import Dataset, DataSource
 
 SCREENSHOTS_OPTION = "--screenshots"
 _GIT_BEFORE = pytest.StashKey[str | None]()
@@ -42,8 +45,8 @@ _GIT_BEFORE = pytest.StashKey[str | None]()
 def report_optimiser_config(**changes):
     """The seed report's optimiser (Adam 1e-3, constant, float32, no EMA or smoothing) without
     augmentation: the plain recipe the tests train with, so one epoch on little data learns."""
-    from fmnist_core.augmentation import NO_AUGMENTATION  # noqa: PLC0415
-    from fmnist_core.config import preset  # noqa: PLC0415
+    from fmnist_core.augmentation import NO_AUGMENTATION
+    from fmnist_core.config import preset
 
     return preset("seed").with_changes(augmentation=NO_AUGMENTATION, **changes)
 
@@ -87,7 +90,7 @@ def _truthy(value: str | None) -> bool:
 
 
 def real_data_dir() -> Path:
-    from fmnist_core.data import resolve_data_dir  # noqa: PLC0415
+    from fmnist_core.data import resolve_data_dir
 
     return resolve_data_dir()[0]
 
@@ -102,7 +105,7 @@ def require_real_data() -> Path:
     missing = [name for name in DATA_FILES.values() if not (folder / name).is_file()]
     if missing and "FMNIST_DATA_DIR" not in os.environ:
         try:  # with internet, Keras downloads the official files into its cache
-            from fmnist_core.data import load_dataset  # noqa: PLC0415
+            from fmnist_core.data import load_dataset
 
             load_dataset()
             missing = [name for name in DATA_FILES.values() if not (folder / name).is_file()]
@@ -181,20 +184,14 @@ def tmp_store(tmp_path):
 def trained_run(tmp_path_factory, real_dataset):
     """(store, run_id): seed_cnn trained 1 epoch on 2,000 real images. Treat it as read-only;
     use `trained_run_copy` to get a private copy you may modify."""
-    from fmnist_core.config import TrainConfig
     from fmnist_core.runs import RunStore
     from fmnist_core.training import train
 
     store = RunStore(tmp_path_factory.mktemp("trained-run"), pretrained_dir=None)
-    result = train(report_optimiser_config(**TRAINED_RUN_CHANGES), dataset=real_dataset, store=store, command="pytest fixture")
+    result = train(report_optimiser_config(**TRAINED_RUN_CHANGES), dataset=real_dataset, store=store,
+                   command="pytest fixture")
     assert result.status == "completed", result.run.meta
     return store, result.run.run_id
-
-
-@pytest.fixture(scope="session")
-def tiny_run(trained_run):
-    """Alias of trained_run."""
-    return trained_run
 
 
 @pytest.fixture(scope="session")

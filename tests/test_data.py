@@ -249,3 +249,9 @@ def test_offline_switch_fails_fast_without_touching_the_network(tmp_path, monkey
         load_dataset()
     assert time.perf_counter() - started < 1.0
     data.forget_failed_download()
+
+
+def test_read_source_names_the_same_copy_without_decoding(real_dataset):
+    from fmnist_core.data import read_source
+
+    assert read_source() == real_dataset.source

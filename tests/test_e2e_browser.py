@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.load_test import (
+from devtools.app_models import SampleImage, app_store, ensure_active_model, pick_samples, pick_two_samples
+from devtools.browser import (
     ERROR_BOX,
     EXCEPTION,
     FILE_INPUT,
@@ -33,13 +34,8 @@ from benchmarks.load_test import (
     SETTLED_JS,
     VIEWPORT,
     AppServer,
-    SampleImage,
-    app_store,
     browser_unavailable_reason,
-    ensure_active_model,
     launch_kwargs,
-    pick_samples,
-    pick_two_samples,
     server_exceptions,
 )
 from ui.state import default_active_run
@@ -93,10 +89,6 @@ class App:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, request):
     _require_browser()
-    if not os.environ.get("FMNIST_DATA_DIR"):
-        shared = PROJECT_DIR.parent / "shared" / "data" / "fashion-mnist"
-        if shared.is_dir():
-            os.environ["FMNIST_DATA_DIR"] = str(shared)
     work = tmp_path_factory.mktemp("e2e")
     runs = work / "runs"
     copy_from = None
@@ -125,7 +117,7 @@ def shots(request, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(app):
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()
     browser = playwright.chromium.launch(**launch_kwargs())
@@ -198,7 +190,7 @@ def open_page(page, spec: PageSpec) -> None:
 
 def screenshot(page, folder: Path, name: str) -> Path:
     """The whole page (the app scrolls inside its main area, so the viewport grows to fit), as a small PNG."""
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     height = page.evaluate(
         """() => Math.max(...['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]', 'body']

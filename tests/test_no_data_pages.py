@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-import fmnist_core.data as data  # noqa: E402
-from fmnist_core.constants import DATA_DIR_ENV  # noqa: E402
-from ui.navigation import VIEWS_DIR  # noqa: E402
+import fmnist_core.data as data
+from fmnist_core.constants import DATA_DIR_ENV
+from ui.navigation import VIEWS_DIR
 
 pytestmark = [pytest.mark.app]
 

@@ -95,14 +95,15 @@ def data_missing_notice(exc: DataError) -> None:
 
     A failed download is remembered by fmnist_core.data (retried after a minute); "Try again" retries now.
     """
-    from fmnist_core.data import forget_failed_download  # noqa: PLC0415
+    from fmnist_core.data import forget_failed_download
 
     st.error(friendly_error(exc), icon=":material/dataset:")
     if isinstance(exc, DataNotFoundError):
         st.button("Try again", icon=":material/refresh:", on_click=forget_failed_download, key="data_try_again")
 
 
-def empty_state(message: str, *, page: str | None = None, label: str | None = None, icon: str = ":material/info:") -> None:
+def empty_state(message: str, *, page: str | None = None, label: str | None = None,
+                icon: str = ":material/info:") -> None:
     """Tell the user what to do next, with a link to the page that does it."""
     st.info(message, icon=icon)
     if page:

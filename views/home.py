@@ -10,6 +10,7 @@ import json
 import streamlit as st
 
 from fmnist_core.constants import CLASS_NAMES, IMAGE_SIZE, TEST_SIZE, TRAIN_SIZE, VALIDATION_SIZE
+from fmnist_core.data import DataSource
 from fmnist_core.models import ARCHITECTURES
 from ui.layout import (
     data_missing_notice,
@@ -20,7 +21,7 @@ from ui.layout import (
     no_model_notice,
     page_header,
 )
-from ui.loaders import dataset, dataset_problem
+from ui.loaders import data_source
 from ui.navigation import HOME_KEY, PAGES
 from ui.state import active_run
 
@@ -46,11 +47,11 @@ with facts, guarded():
         "so the test set is only used for the final score."
     )
     st.markdown("**Classes:** " + " · ".join(CLASS_NAMES))
-    problem = dataset_problem()
-    if problem is None:
-        st.caption(f"Read from {dataset().source.description}.")
+    source = data_source()  # the files' MD5s only: Home never waits for 70,000 images to be decoded
+    if isinstance(source, DataSource):
+        st.caption(f"Read from {source.description}.")
     else:
-        data_missing_notice(problem)
+        data_missing_notice(source)
 
 with model_col, guarded():
     st.subheader("Active model", anchor=False)

@@ -22,7 +22,8 @@ page_header(
 )
 
 state = st.session_state
-SORTS = {"confidence_desc": "Most confident first", "confidence_asc": "Least confident first", "index": "Test-set order"}
+SORTS = {"confidence_desc": "Most confident first", "confidence_asc": "Least confident first",
+         "index": "Test-set order"}
 PER_PAGE = [12, 24, 36, 48]
 
 
@@ -109,7 +110,8 @@ with guarded():
         wrong_shown = int((~result.correct[shown]).sum())
         p2.caption(f"{len(indices):,} matching test images; this page shows {len(shown)}, {wrong_shown} of them wrong.")
         st.plotly_chart(
-            prediction_grid(x_test[shown], result.y_true[shown], result.y_pred[shown], result.confidence[shown], cols=6),
+            prediction_grid(x_test[shown], result.y_true[shown], result.y_pred[shown], result.confidence[shown],
+                            cols=6),
             key="pr_grid", width="content", config={"displayModeBar": False},
         )
 
