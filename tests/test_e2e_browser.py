@@ -296,10 +296,12 @@ def test_training_one_epoch_adds_a_point_and_a_run(app, page, shots):
     open_page(page, PAGES[3])
     # The seed report's preset (its button is "Seed", or "Report" once renamed): its architecture has no
     # batch norm, so a 1-epoch run on a subset is sensible, and the screenshot shows a consistent form.
-    preset = page.locator('[data-testid="stButtonGroup"]').get_by_role("button", name=re.compile(r"^(Seed|Report)$"))
+    preset = page.locator('[data-testid="stButtonGroup"]').get_by_role("radio", name=re.compile(r"^(Seed|Report)$"))
     preset.click()
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("combobox", name="Architecture")).to_have_value("Seed report CNN", timeout=TIMEOUT_MS)
     settle(page)
-    assert page.get_by_label("Architecture").input_value() == "Seed report CNN"
     _fill_number(page, "Epochs", 1)
     subset = page.locator('[data-testid="stCheckbox"]').filter(has_text="Train on a subset")
     if not subset.locator('input[type="checkbox"]').is_checked():
