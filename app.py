@@ -6,22 +6,24 @@ Run with:  streamlit run app.py
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas  # noqa: F401 - import once up front: TensorFlow and Plotly import it lazily from different threads
 import streamlit as st
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any page imports TensorFlow
 
-from ui.layout import sidebar_active_model  # noqa: E402
-from ui.navigation import HOME_KEY, PAGES  # noqa: E402
-from ui.runtime import keep_keras_state_between_reruns  # noqa: E402
+from ui.layout import sidebar_active_model
+from ui.navigation import HOME_KEY, PAGES
+from ui.runtime import keep_keras_state_between_reruns
+from ui.warmup import start_warm_up
 
 # Background training shares this process: Streamlit must not reset Keras between reruns.
 keep_keras_state_between_reruns()
 
 st.set_page_config(
     page_title="Fashion-MNIST Studio",
-    page_icon=":material/checkroom:",
+    page_icon=str(Path(__file__).resolve().parent / "assets" / "icon.png"),  # served by this server, no web font
     layout="wide",
     initial_sidebar_state="expanded",
 )
@@ -31,6 +33,8 @@ for spec in PAGES:
     sections.setdefault(spec.section, []).append(
         st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.key == HOME_KEY)
     )
+
+start_warm_up()  # once per process, in the background: data, TensorFlow, the default model's predictions
 
 current = st.navigation(sections, position="sidebar")
 sidebar_active_model()

@@ -1,51 +1,45 @@
-"""App responsiveness: `streamlit run app.py` start to a rendered home page, and switching between pages.
+"""App responsiveness: `streamlit run app.py` start to a rendered home page, each page's first visit once the
+server is warm, and switching between pages.
 
 A real browser (Debian's chromium driven by playwright; playwright never downloads one) loads the app.
 "The page is rendered" means: the app is connected, its script is not running, no running indicator shows,
 and the page's first heading (not a stale element of the previous page) is visible at the page's own URL.
+"The server is warm" means its background warm-up (ui/warmup.py: dataset, TensorFlow, the default model and
+its test-set predictions) has logged that it finished; how long that took is recorded too.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
+from devtools.browser import APP_IDLE_EXPR, CHROMIUM_ARGS, AppServer, chromium_executable
 
 from . import PROJECT_DIR
 from .stats import median
 
-from .load_test import CHROMIUM_ARGS  # one list of browser flags for every browser this project starts
-from .load_test import DEFAULT_CHROMIUM as CHROMIUM
+#: The line ui/warmup.py logs when the server's caches are warm.
+WARM_LOG_PATTERN = r"caches warmed in [0-9.]+ s|cache warm-up stopped"
 NAV_LINKS = 'a[data-testid="stSidebarNavLink"], a[data-testid="stTopNavLink"], [data-testid="stSidebarNav"] a'
 
 # Text of an element without its Material icon ligatures ("grid_view") or heading anchor actions.
 CLEAN_TEXT_JS = """
   const clean = (el) => {
     const copy = el.cloneNode(true);
-    copy.querySelectorAll('[role="img"], [data-testid*="Icon"], [data-testid="stHeaderActionElements"], svg').forEach(n => n.remove());
+    copy.querySelectorAll('[role="img"], [data-testid*="Icon"], [data-testid="stHeaderActionElements"], svg')
+      .forEach(n => n.remove());
     return copy.textContent.replace(/\\s+/g, ' ').trim();
   };
 """
 
 # Resolves to the page's first heading text once the page is rendered and settled, else null.
-SETTLED_JS = """
+PAGE_SETTLED_JS = """
 ([expectedTitle, expectedPath, previousTitle]) => {""" + CLEAN_TEXT_JS + """
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app) return null;
-  if (app.getAttribute('data-test-script-state') !== 'notRunning') return null;
-  if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') return null;
-  if (document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"]'))
-    return null;
+  if (!""" + APP_IDLE_EXPR + """) return null;
   if (expectedPath !== null && window.location.pathname.replace(/\\/+$/, '') !== expectedPath.replace(/\\/+$/, ''))
     return null;
   const main = document.querySelector('[data-testid="stMain"]') || document.body;
@@ -83,12 +77,12 @@ class AppResult:
     skipped: str | None = None
     error: str | None = None
     server_ready_seconds: float | None = None  # process start -> /_stcore/health answers
-    start_seconds: float | None = None  # process start -> home page rendered and settled
+    start_seconds: float | None = None  # process start -> home page rendered
+    warm_seconds: float | None = None  # process start -> the background warm-up finished (None: not seen) and settled
     home_title: str = ""
     first_visits: list[PageTiming] = field(default_factory=list)
     switches: list[PageTiming] = field(default_factory=list)  # to pages visited before
     page_errors: list[str] = field(default_factory=list)
-    nav_pages: list[str] = field(default_factory=list)
 
     @property
     def switch_median_seconds(self) -> float | None:
@@ -102,45 +96,13 @@ class AppResult:
 def app_unavailable_reason(app_path: Path) -> str | None:
     if not app_path.is_file():
         return f"{app_path} does not exist"
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is not installed"
+    if chromium_executable() is None:
+        return "no Chromium is installed (apt-get install chromium)"
     try:
-        import playwright.sync_api  # noqa: F401, PLC0415
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the playwright Python package is not installed"
     return None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _health_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - localhost only
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """End the streamlit server this benchmark started (its own session/process group) by its id."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
 
 
 def run_app_benchmark(
@@ -159,42 +121,27 @@ def run_app_benchmark(
         log(f"[app] skipped: {reason}")
         return result
 
-    from playwright.sync_api import Error as PlaywrightError  # noqa: PLC0415
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)  # FMNIST_DATA_DIR included (the CLI defaults it)
-    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(app_path),
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-    ]
-    server_log = tempfile.NamedTemporaryFile(prefix="fmnist-bench-streamlit-", suffix=".log", delete=False)  # noqa: SIM115
-    process: subprocess.Popen | None = None
+    work = Path(tempfile.mkdtemp(prefix="fmnist-bench-app-"))
+    # A fresh runs folder: the shipped default model is the active one, as on a fresh clone.
+    server = AppServer(work / "runs", log_path=work / "streamlit.log", app=app_path)
     timeout_ms = timeout_s * 1000
     try:
         with sync_playwright() as playwright:
             # The browser starts before the server so its own start-up is not counted as the app's.
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS,
+                                                 headless=True)
             try:
                 page = browser.new_page(viewport={"width": 1366, "height": 900})
-                log(f"[app] starting: {' '.join(command[2:])}")
+                log(f"[app] starting: {' '.join(server.command()[2:])}")
                 started = time.perf_counter()
-                process = subprocess.Popen(
-                    command, cwd=app_path.parent, env=env, stdout=server_log, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
-                )
-                while not _health_ok(f"{base}/_stcore/health"):
-                    if process.poll() is not None:
-                        raise RuntimeError(f"streamlit exited with status {process.returncode}")
-                    if time.perf_counter() - started > timeout_s:
-                        raise RuntimeError(f"streamlit did not answer within {timeout_s:.0f} s")
-                    time.sleep(0.05)
+                server.start(timeout_s=timeout_s)
                 result.server_ready_seconds = time.perf_counter() - started
-                page.goto(base + "/", wait_until="commit", timeout=timeout_ms)
-                title = page.wait_for_function(SETTLED_JS, arg=[None, None, None], timeout=timeout_ms).json_value()
+                page.goto(server.url + "/", wait_until="commit", timeout=timeout_ms)
+                title = page.wait_for_function(PAGE_SETTLED_JS, arg=[None, None, None],
+                                               timeout=timeout_ms).json_value()
                 result.start_seconds = time.perf_counter() - started
                 result.home_title = title
                 log(
@@ -202,6 +149,11 @@ def run_app_benchmark(
                     f"'{title}' rendered {result.start_seconds:.2f} s after process start"
                 )
                 _check_errors(page, "home", result)
+                if server.wait_for_log(WARM_LOG_PATTERN, timeout_s):
+                    result.warm_seconds = time.perf_counter() - started
+                    log(f"[app] server warm {result.warm_seconds:.2f} s after process start")
+                else:
+                    log("[app] the server's warm-up did not finish: first visits measured cold")
                 links = page.evaluate(LINKS_JS, NAV_LINKS)
                 home_path = page.evaluate("() => window.location.pathname")
                 pages, seen_paths = [], set()
@@ -210,9 +162,8 @@ def run_app_benchmark(
                         continue
                     seen_paths.add(link["path"])
                     pages.append(link)
-                result.nav_pages = [link["text"] for link in pages]
-                home = next((l for l in pages if l["path"].rstrip("/") == home_path.rstrip("/")), None)
-                others = [l for l in pages if l is not home]
+                home = next((link for link in pages if link["path"].rstrip("/") == home_path.rstrip("/")), None)
+                others = [link for link in pages if link is not home]
                 if not others:
                     log("[app] no navigation links to other pages: page switching not measured")
                     return result
@@ -246,14 +197,12 @@ def run_app_benchmark(
     except (PlaywrightError, RuntimeError, OSError) as exc:
         result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         log(f"[app] failed: {result.error}")
-        tail = Path(server_log.name).read_text(errors="replace")[-2000:]
+        tail = server.log_tail(2000)
         if tail.strip():
             log("[app] streamlit output (tail):\n" + tail)
     finally:
-        if process is not None:
-            _stop(process)
-        server_log.close()
-        Path(server_log.name).unlink(missing_ok=True)
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return result
 
 
@@ -266,7 +215,7 @@ def _switch(page, link, expected_title, current, titles, timeout_ms) -> PageTimi
     locator.click(timeout=timeout_ms)
     previous_title = titles.get(current["path"]) if expected_title is None else None
     title = page.wait_for_function(
-        SETTLED_JS, arg=[expected_title, link["path"], previous_title], timeout=timeout_ms, polling="raf"
+        PAGE_SETTLED_JS, arg=[expected_title, link["path"], previous_title], timeout=timeout_ms, polling="raf"
     ).json_value()
     return PageTiming(link["text"], link["path"], title, time.perf_counter() - start)
 
@@ -276,7 +225,3 @@ def _check_errors(page, label: str, result: AppResult) -> None:
     if count:
         message = page.locator('[data-testid="stException"]').first.inner_text()[:200].replace("\n", " ")
         result.page_errors.append(f"{label}: {count} exception(s): {message}")
-
-
-def chromium_available() -> bool:
-    return Path(CHROMIUM).exists() or shutil.which("chromium") is not None

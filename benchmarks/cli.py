@@ -10,8 +10,8 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from . import DEFAULT_RESULTS, PROJECT_DIR, ensure_data_dir
 
@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"smoke check: {QUICK_TRAIN_LIMIT} training images, {QUICK_EPOCHS} epochs per recipe, "
                         "small peak matrix, fewer inference calls, one page switch pair (< 3 minutes)")
     parser.add_argument("--seed-epochs", type=int, metavar="N", help="epochs for the seed recipe (default: its preset)")
-    parser.add_argument("--default-epochs", type=int, metavar="N", help="epochs for the default recipe (default: its preset)")
+    parser.add_argument("--default-epochs", type=int, metavar="N",
+                        help="epochs for the default recipe (default: its preset)")
     parser.add_argument("--best", action="store_true", help="also train PRESETS['best']")
     parser.add_argument("--recipes", type=lambda v: [r.strip() for r in v.split(",") if r.strip()], metavar="LIST",
                         help="train only these recipes, comma-separated, from seed, default, best "
@@ -40,9 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-training", action="store_true", help="no training (and no peak measurement)")
     parser.add_argument("--skip-inference", action="store_true", help="no inference timing")
     parser.add_argument("--skip-app", action="store_true", help="no app (streamlit + browser) timing")
-    parser.add_argument("--app", type=Path, default=PROJECT_DIR / "app.py", help="the Streamlit entry point (default: app.py)")
+    parser.add_argument("--app", type=Path, default=PROJECT_DIR / "app.py",
+                        help="the Streamlit entry point (default: app.py)")
     parser.add_argument("--no-record", action="store_true", help="do not append the results to RESULTS.md")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"results file (default: {DEFAULT_RESULTS})")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                        help=f"results file (default: {DEFAULT_RESULTS})")
     return parser
 
 
@@ -68,8 +71,8 @@ def log(message: str) -> None:
 
 
 def run(args: argparse.Namespace, command: str) -> int:
-    from . import machine  # noqa: PLC0415
-    from .report import BenchmarkReport, append_results, render_markdown, render_text  # noqa: PLC0415
+    from . import machine
+    from .report import BenchmarkReport, append_results, render_markdown, render_text
 
     started = time.perf_counter()
     report = BenchmarkReport(command=command, quick=args.quick, machine=machine.collect())
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace, command: str) -> int:
 
     def load_data() -> None:
         nonlocal dataset
-        from fmnist_core.data import load_dataset  # noqa: PLC0415
+        from fmnist_core.data import load_dataset
 
         dataset = load_dataset()
         report.data_source = dataset.source.description
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         section("inference", lambda: run_inference(report, args, dataset, trained_default))
 
     if not args.skip_app:
-        from .app_bench import run_app_benchmark  # noqa: PLC0415
+        from .app_bench import run_app_benchmark
 
         def app() -> None:
             report.app = run_app_benchmark(args.app, quick=args.quick, timeout_s=60 if args.quick else 120, log=log)
@@ -135,7 +138,7 @@ def run(args: argparse.Namespace, command: str) -> int:
 
 
 def measure_peaks(report, *, quick: bool) -> None:
-    from .peak import measure_matmul_peak  # noqa: PLC0415
+    from .peak import measure_matmul_peak
 
     size, repeats = (2048, 3) if quick else (4096, 5)
     for dtype in ("float32", "bfloat16"):
@@ -158,9 +161,9 @@ def training_plan(args: argparse.Namespace) -> list[tuple[str, int | None]]:
 
 def train_recipes(report, args, dataset):
     """Train seed, default (and best) one after the other in a throwaway runs folder."""
-    from fmnist_core.runs import RunStore  # noqa: PLC0415
+    from fmnist_core.runs import RunStore
 
-    from .training_bench import benchmark_config, run_recipe  # noqa: PLC0415
+    from .training_bench import benchmark_config, run_recipe
 
     limit = args.train_limit if args.train_limit is not None else (QUICK_TRAIN_LIMIT if args.quick else None)
     trained_default = None
@@ -178,8 +181,8 @@ def train_recipes(report, args, dataset):
 
 
 def run_inference(report, args, dataset, trained_default) -> None:
-    from .inference_bench import load_inference_model  # noqa: PLC0415
-    from .inference_bench import run_inference as measure  # noqa: PLC0415
+    from .inference_bench import load_inference_model
+    from .inference_bench import run_inference as measure
 
     model, source = load_inference_model(trained_default, log=log)
     calls = (50, 5, 1) if args.quick else (200, 20, 3)

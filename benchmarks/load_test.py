@@ -17,8 +17,8 @@ the report says whether the classifiers kept working while the job ran (classifi
 completed during it, their latency) and what the second session was told.
 
 ``--record`` appends a section to benchmarks/RESULTS.md (append only; other benchmarks
-write there too). The server, samples and browser helpers here are also used by
-tests/test_e2e_browser.py and tests/test_load_smoke.py.
+write there too). The server, browser and sample-image helpers live in devtools/ (shared with the
+browser tests and the app benchmark).
 """
 
 from __future__ import annotations
@@ -27,306 +27,43 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import io
-import math
 import os
 import platform
 import re
 import shlex
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from devtools.app_models import SampleImage, ensure_active_model, pick_two_samples
+from devtools.browser import (
+    BUSY_PATTERN,
+    ERROR_BOX,
+    EXCEPTION,
+    FILE_INPUT,
+    PREDICTION_IS_JS,
+    PREDICTION_JS,
+    SETTLED_JS,
+    TRAINING_NOW,
+    VIEWPORT,
+    AppServer,
+    browser_unavailable_reason,
+    launch_kwargs,
+    server_exceptions,
+)
+
+from . import PROJECT_DIR, ensure_data_dir
+from .stats import percentile as _percentile
+
 RESULTS_PATH = PROJECT_DIR / "benchmarks" / "RESULTS.md"
 RESULTS_HEADER = (
     "# Benchmark results\n\n"
     "Sections are appended by the benchmark scripts (`python -m benchmarks`, `python -m benchmarks.load_test "
     "--record`); each states the machine and the command that produced it.\n"
 )
-
-# ---------------------------------------------------------------- browser
-#: Debian's chromium; Playwright never downloads a browser in this project.
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ENV = "FMNIST_CHROMIUM"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1400, "height": 900}
-
-# Selectors and texts of the app (views/classify.py, views/training.py, ui/classify.py).
-#: JavaScript: true when the app has settled, as Streamlit's own e2e tests define it: connected, no script
-#: running, no running indicator, and no skeletons (widgets whose code is still loading).
-SETTLED_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid="stStatusWidgetRunningIcon"], '
-      + '[data-testid="stStatusWidgetRunningManIcon"], [data-testid="stSkeleton"]');
-}"""
-EXCEPTION = '[data-testid="stException"]'
-ERROR_BOX = '[data-testid="stAlertContentError"]'
-FILE_INPUT = '[data-testid="stFileUploader"] input[type="file"]'
-PREDICTION_PREFIX = "Prediction: "
-BUSY_PATTERN = re.compile(r"already training|Starting is disabled while a model trains", re.IGNORECASE)
-TRAINING_NOW = "Training now"
-
-#: JavaScript: the text of the "Prediction: ..." heading, or null.
-PREDICTION_JS = """() => {
-  const h = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] h3')]
-    .find(e => e.textContent.trim().startsWith('Prediction:'));
-  return h ? h.textContent.trim() : null;
-}"""
-#: JavaScript: true once the heading names the expected class.
-PREDICTION_IS_JS = """(expected) => {
-  const h = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] h3')]
-    .find(e => e.textContent.trim().startsWith('Prediction:'));
-  return !!h && h.textContent.trim() === expected;
-}"""
-
-
-def chromium_executable() -> str | None:
-    """The Chromium to drive: $FMNIST_CHROMIUM, /usr/bin/chromium, or one on PATH; None if there is none."""
-    for candidate in (os.environ.get(CHROMIUM_ENV), DEFAULT_CHROMIUM):
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def browser_unavailable_reason() -> str | None:
-    """Why the browser tests cannot run here, or None when they can."""
-    try:
-        import playwright  # noqa: F401, PLC0415
-    except ImportError:
-        return "the playwright Python package is not installed (pip install -r requirements-dev.txt)"
-    if chromium_executable() is None:
-        return (f"no Chromium at {DEFAULT_CHROMIUM} or on PATH (apt-get install chromium, or set {CHROMIUM_ENV}); "
-                "Playwright's own browser download is not used")
-    return None
-
-
-def launch_kwargs() -> dict[str, Any]:
-    return {"executable_path": chromium_executable(), "args": list(CHROMIUM_ARGS), "headless": True}
-
-
-# ---------------------------------------------------------------- the server
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class AppServer:
-    """``streamlit run app.py`` in its own process group, on a free port, with its own runs folder."""
-
-    def __init__(self, runs_dir: str | Path, *, env: dict[str, str] | None = None, log_path: str | Path | None = None,
-                 extra_args: list[str] | tuple[str, ...] = ()):
-        self.runs_dir = Path(runs_dir)
-        self.extra_args = list(extra_args)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.extra_env = dict(env or {})
-        self.log_path = Path(log_path) if log_path else self.runs_dir.parent / f"streamlit-{self.port}.log"
-        self.process: subprocess.Popen | None = None
-        self._log = None
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.headless", "true",
-            "--server.port", str(self.port),
-            "--server.address", "127.0.0.1",
-            "--server.fileWatcherType", "none",
-            "--browser.gatherUsageStats", "false",
-            *self.extra_args,
-        ]
-
-    def start(self, timeout_s: float = 120.0) -> AppServer:
-        env = dict(os.environ)
-        env.update({"FMNIST_RUNS_DIR": str(self.runs_dir), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"})
-        env.update(self.extra_env)
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            self.command(), cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {self.process.returncode}:\n{self.log_tail()}")
-            if self.healthy():
-                return self
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout_s:.0f} s:\n{self.log_tail()}")
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
-                return response.status == 200 and response.read().strip() == b"ok"
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> AppServer:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-
-# ---------------------------------------------------------------- the model and the sample images
-_TINY_RUN_CACHE: dict[str, Path] = {}
-
-
-def app_store(runs_dir: str | Path):
-    """The RunStore the app will use for this runs folder (same shipped-default rule as ui/state.py)."""
-    from fmnist_core.runs import RunStore  # noqa: PLC0415
-    from ui.state import pretrained_dir  # noqa: PLC0415 - the app's own rule, so the two agree
-
-    return RunStore(runs_dir, pretrained_dir=pretrained_dir())
-
-
-#: The tiny model trained when the app would otherwise have none: one epoch of the seed report's
-#: optimiser (Adam 1e-3, constant) at batch 32 on 2,000 images, about 0.7 test accuracy in ~10 CPU-seconds.
-TINY_MODEL = dict(architecture="seed_cnn", epochs=1, batch_size=32, learning_rate=1e-3, optimizer="adam",
-                  schedule="constant", warmup_epochs=0.0, weight_decay=0.0, train_limit=2000, seed=7)
-
-
-def ensure_active_model(runs_dir: str | Path, *, copy_run_from: str | Path | None = None):
-    """The run the app will open as the active model, making sure there is one.
-
-    With the shipped default model present (fmnist_core/pretrained/default) that is it. Otherwise the
-    run folder copy_run_from is copied in, or a tiny model (TINY_MODEL) is trained once per process.
-    """
-    from ui.state import default_active_run  # noqa: PLC0415
-
-    run = default_active_run(app_store(runs_dir))
-    if run is not None:
-        return run
-    source = Path(copy_run_from) if copy_run_from is not None else _tiny_run()
-    Path(runs_dir).mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source, Path(runs_dir) / source.name, dirs_exist_ok=True)
-    run = default_active_run(app_store(runs_dir))
-    if run is None:
-        raise RuntimeError(f"the run copied from {source} is not one the app can use as its active model")
-    return run
-
-
-def _tiny_run() -> Path:
-    from fmnist_core.config import TrainConfig  # noqa: PLC0415
-    from fmnist_core.runs import RunStore  # noqa: PLC0415
-    from fmnist_core.training import train  # noqa: PLC0415
-
-    cached = _TINY_RUN_CACHE.get("run")
-    if cached is None or not cached.is_dir():
-        root = Path(tempfile.mkdtemp(prefix="fmnist-tiny-run-"))
-        result = train(TrainConfig(**TINY_MODEL), store=RunStore(root, pretrained_dir=None),
-                       command="benchmarks.load_test tiny model")
-        cached = _TINY_RUN_CACHE["run"] = result.run.path
-    return cached
-
-
-@dataclass(frozen=True)
-class SampleImage:
-    path: Path
-    label: str  # the true class, which the active model also predicts
-    test_index: int
-
-    @property
-    def expected_text(self) -> str:
-        return PREDICTION_PREFIX + self.label
-
-
-def upscaled_png(image28, size: int = 280) -> bytes:
-    from PIL import Image  # noqa: PLC0415
-
-    buffer = io.BytesIO()
-    Image.fromarray(image28).resize((size, size), Image.Resampling.BILINEAR).save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def pick_samples(run, classes: tuple[str, ...], out_dir: str | Path, *, per_class_candidates: int = 40,
-                 margin: float = 0.2) -> list[SampleImage]:
-    """One real test image per class, as a 280x280 PNG, that the given run classifies right with a margin.
-
-    The check uses the app's own path (preprocess_upload + Predictor), so the page must show the same class.
-    """
-    import numpy as np  # noqa: PLC0415
-
-    from fmnist_core.constants import CLASS_NAMES  # noqa: PLC0415
-    from fmnist_core.data import load_dataset  # noqa: PLC0415
-    from fmnist_core.inference import Predictor  # noqa: PLC0415
-    from fmnist_core.preprocess import preprocess_upload  # noqa: PLC0415
-    from fmnist_core.runs import RunStore  # noqa: PLC0415
-
-    store = RunStore(run.path.parent, pretrained_dir=None)
-    predictor = Predictor(store.load_model(run.run_id))
-    data = load_dataset()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    samples = []
-    for name in classes:
-        label = CLASS_NAMES.index(name)
-        candidates = np.flatnonzero(data.y_test == label)[:per_class_candidates]
-        pngs = [upscaled_png(data.x_test[index]) for index in candidates]
-        batch = np.stack([preprocess_upload(png).model_input for png in pngs])
-        probs = predictor.predict(batch)
-        top2 = np.sort(probs, axis=1)[:, -2:]
-        good = np.flatnonzero((probs.argmax(axis=1) == label) & (top2[:, 1] - top2[:, 0] >= margin))
-        if len(good):
-            index, png = int(candidates[good[0]]), pngs[good[0]]
-            path = out / f"{name.lower().replace('/', '-').replace(' ', '-')}-{index}.png"
-            path.write_bytes(png)
-            samples.append(SampleImage(path, name, index))
-    return samples
-
-
-def pick_two_samples(run, out_dir: str | Path) -> list[SampleImage]:
-    """Two images of different classes the run gets right (alternating them makes each upload's answer new)."""
-    preferred = ("Trouser", "Ankle boot", "Bag", "Sneaker", "Sandal", "Dress", "T-shirt/top", "Coat", "Pullover",
-                 "Shirt")
-    samples = pick_samples(run, preferred, out_dir)
-    if len(samples) < 2:
-        raise RuntimeError(f"the active model {run.run_id!r} classifies too few test images confidently")
-    return samples[:2]
 
 
 # ---------------------------------------------------------------- measurements
@@ -431,14 +168,8 @@ class LoadResult:
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default method) of an already sorted list."""
-    if not sorted_values:
-        return None
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    rank = (len(sorted_values) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+    """benchmarks.stats.percentile, or None for no values (the report prints a dash)."""
+    return _percentile(sorted_values, q) if sorted_values else None
 
 
 # ---------------------------------------------------------------- browser sessions (async Playwright)
@@ -628,7 +359,7 @@ async def _fill_number(page, label: str, value: int, timeout_ms: float) -> None:
 async def run_load(url: str, samples: list[SampleImage], *, sessions: int, seconds: float, model: str,
                    training: bool = True, train_images: int = 10_000, timeout_s: float = 60.0) -> LoadResult:
     """Drive an already running app; see the module docstring."""
-    from playwright.async_api import async_playwright  # noqa: PLC0415
+    from playwright.async_api import async_playwright
 
     result = LoadResult(sessions, seconds, url, model, [f"{s.label} (test #{s.test_index})" for s in samples])
     timeout_ms = timeout_s * 1000
@@ -666,7 +397,7 @@ def run_load_test(*, sessions: int = 10, seconds: float = 60.0, training: bool =
     reason = browser_unavailable_reason()
     if reason:
         raise RuntimeError(reason)
-    _ensure_data_dir()
+    ensure_data_dir()
     with contextlib.ExitStack() as stack:
         if work_dir is None:
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="fmnist-load-"))
@@ -686,38 +417,6 @@ def run_load_test(*, sessions: int = 10, seconds: float = 60.0, training: bool =
         except BaseException:
             sys.stderr.write("---- streamlit log (tail) ----\n" + server.log_tail() + "\n")
             raise
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def server_exceptions(log: str) -> list[str]:
-    """One line per traceback in a server log: the exception and the innermost project frame."""
-    lines = _ANSI.sub("", log).splitlines()
-    found = []
-    for i, line in enumerate(lines):
-        if "Traceback" not in line:
-            continue
-        where, what = "", line.strip()
-        for follow in lines[i + 1:i + 400]:
-            # Plain frames ('File "x.py", line 3, in f') and Rich's boxed ones ('│ /x/y.py:3 in f │').
-            frame = (re.match(r'\s*File "([^"]+)", line (\d+), in (\S+)', follow)
-                     or re.search(r"(/\S+\.py):(\d+) in (\S+)", follow))
-            if frame and "site-packages" not in frame.group(1):
-                where = f"{Path(frame.group(1)).name}:{frame.group(2)} in {frame.group(3)}"
-            elif (follow and not follow[0].isspace() and follow[0] not in "│╭╰─"
-                  and not follow.startswith(("Traceback", "During handling"))):
-                what = follow.strip()
-                break
-        found.append(f"{what[:300]}" + (f" (at {where})" if where else ""))
-    return found
-
-
-def _ensure_data_dir() -> None:
-    if not os.environ.get("FMNIST_DATA_DIR"):
-        candidate = (PROJECT_DIR.parent / "shared" / "data" / "fashion-mnist").resolve()
-        if candidate.is_dir():
-            os.environ["FMNIST_DATA_DIR"] = str(candidate)
 
 
 def _fmt_s(value: float | None) -> str:
@@ -741,7 +440,8 @@ def report(result: LoadResult) -> str:
         elif t.started:
             lines.append(
                 f"During training ({s['training_window_s']:.0f} s, job "
-                f"{'finished' if t.finished_in_test else 'still running'} at the end): {s['classifications_during_training']} classifications, "
+                f"{'finished' if t.finished_in_test else 'still running'} at the end): "
+                f"{s['classifications_during_training']} classifications, "
                 f"p50 {_fmt_s(s['p50_during_training_s'])}, p99 {_fmt_s(s['p99_during_training_s'])}, "
                 f"{s['throughput_during_training_per_s']:.2f}/s (p50 {_fmt_s(s['p50_without_training_s'])} "
                 f"outside it)")
@@ -759,7 +459,7 @@ def record(result: LoadResult, command: str, path: Path = RESULTS_PATH) -> None:
     """Append one Markdown section to RESULTS.md (never rewrites what is there)."""
     s = result.summary()
     cpu_model, cores, load = _machine()
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     rows = [
         ("Date", when),
         ("Machine", f"{cpu_model}, {cores} usable CPU cores, load average {load} at the end; {platform.platform()}"),
@@ -802,7 +502,7 @@ def record(result: LoadResult, command: str, path: Path = RESULTS_PATH) -> None:
 
 def _machine() -> tuple[str, int, str]:
     try:
-        from benchmarks.machine import collect  # noqa: PLC0415 - the shared machine description
+        from benchmarks.machine import collect
 
         info = collect()
         load = info.load_line().split(" (")[0]

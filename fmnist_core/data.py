@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import struct
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +30,14 @@ from .errors import CorruptDataError, DataNotFoundError
 
 _IDX_IMAGES_MAGIC = 2051
 _IDX_LABELS_MAGIC = 2049
+LOGGER = logging.getLogger(__name__)
+
+#: Set to 1 to never download (CI, tests, machines without internet): a missing dataset fails at once.
+OFFLINE_ENV = "FMNIST_OFFLINE"
+#: A failed download is not tried again for this long (every page rerun would otherwise retry it).
+DOWNLOAD_RETRY_SECONDS = 60.0
+#: The one command that fetches the official files into Keras' cache folder (needs internet).
+DOWNLOAD_COMMAND = 'python -c "import keras; keras.datasets.fashion_mnist.load_data()"'
 
 
 @dataclass(frozen=True)
@@ -83,12 +95,14 @@ def _md5(path: Path) -> str:
         return hashlib.file_digest(handle, "md5").hexdigest()
 
 
-def _read_idx(path: Path, magic: int, expected_dims: int) -> np.ndarray:
+def _read_idx(path: Path, magic: int, expected_dims: int) -> tuple[np.ndarray, str]:
+    """The array in a gzip IDX file and the file's MD5 (from the same bytes: each file is read once)."""
     try:
-        with gzip.open(path, "rb") as handle:
-            raw = handle.read()
-    except (OSError, EOFError) as exc:
+        packed = path.read_bytes()
+        raw = gzip.decompress(packed)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise CorruptDataError(f"{path} is not a readable gzip IDX file: {exc}") from exc
+    digest = hashlib.md5(packed).hexdigest()
     header_len = 4 + 4 * expected_dims
     if len(raw) < header_len:
         raise CorruptDataError(f"{path} is truncated (only {len(raw)} bytes)")
@@ -101,51 +115,113 @@ def _read_idx(path: Path, magic: int, expected_dims: int) -> np.ndarray:
         raise CorruptDataError(
             f"{path} declares {count} values but holds {len(raw) - header_len}: the file is damaged"
         )
-    return np.frombuffer(raw, np.uint8, offset=header_len).reshape(dims)
+    return np.frombuffer(raw, np.uint8, offset=header_len).reshape(dims), digest
 
 
-def _download_with_keras() -> None:
+def download_with_keras() -> None:
     """Let Keras fetch the official files into its cache (needs internet)."""
-    import keras  # noqa: PLC0415 - heavy, only when a download is needed
+    if os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+        raise DataNotFoundError(f"downloads are switched off ({OFFLINE_ENV}=1)")
+    import keras
 
     keras.datasets.fashion_mnist.load_data()
 
 
-def _read_folder(folder: Path) -> Dataset:
-    missing = [name for name in DATA_FILES.values() if not (folder / name).is_file()]
+#: What fetches the files when the Keras cache lacks them; tests replace it with one that fails fast.
+downloader: Callable[[], None] = download_with_keras
+
+_failed_downloads: dict[str, tuple[float, str]] = {}  # folder -> (time.monotonic() of the failure, message)
+_failed_lock = threading.Lock()
+
+
+def forget_failed_download() -> None:
+    """Allow the next load to try the download again at once (the app's "Try again" button)."""
+    with _failed_lock:
+        _failed_downloads.clear()
+
+
+def _missing_message(folder: Path, missing: list[str], *, from_env: bool) -> str:
+    where = f"{folder} (the folder {DATA_DIR_ENV} names)" if from_env else f"{folder} (Keras' cache folder)"
+    files = "all four files" if len(missing) == len(DATA_FILES) else ", ".join(missing)
+    return (
+        f"Looked in {where}: {files} missing. Set {DATA_DIR_ENV} to a folder holding the four Fashion-MNIST "
+        f".gz files, or download them into Keras' cache folder ({keras_cache_data_dir()}, where the app looks "
+        f"when {DATA_DIR_ENV} is unset) with `{DOWNLOAD_COMMAND}` (needs internet)."
+    )
+
+
+def _missing_files(folder: Path) -> list[str]:
+    return [name for name in DATA_FILES.values() if not (folder / name).is_file()]
+
+
+def _read_folder(folder: Path, *, from_env: bool = True) -> Dataset:
+    missing = _missing_files(folder)
     if missing:
-        raise DataNotFoundError(
-            f"Fashion-MNIST files {missing} not found in {folder}. Set {DATA_DIR_ENV} to a folder "
-            "holding the four .gz files, or run once with internet so Keras downloads them."
-        )
+        raise DataNotFoundError(_missing_message(folder, missing, from_env=from_env))
     paths = {key: folder / name for key, name in DATA_FILES.items()}
-    x_train = _read_idx(paths["train_images"], _IDX_IMAGES_MAGIC, 3)
-    y_train = _read_idx(paths["train_labels"], _IDX_LABELS_MAGIC, 1).astype(np.int64)
-    x_test = _read_idx(paths["test_images"], _IDX_IMAGES_MAGIC, 3)
-    y_test = _read_idx(paths["test_labels"], _IDX_LABELS_MAGIC, 1).astype(np.int64)
+    x_train, md5_x_train = _read_idx(paths["train_images"], _IDX_IMAGES_MAGIC, 3)
+    y_train, md5_y_train = _read_idx(paths["train_labels"], _IDX_LABELS_MAGIC, 1)
+    x_test, md5_x_test = _read_idx(paths["test_images"], _IDX_IMAGES_MAGIC, 3)
+    y_test, md5_y_test = _read_idx(paths["test_labels"], _IDX_LABELS_MAGIC, 1)
+    y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
     for name, images, labels in (("training", x_train, y_train), ("test", x_test, y_test)):
         if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels):
             raise CorruptDataError(f"{name} images {images.shape} do not match labels {labels.shape}")
         if labels.size and labels.max() >= NUM_CLASSES:
             raise CorruptDataError(f"{name} labels hold a class >= {NUM_CLASSES}")
-    md5 = {name: _md5(folder / name) for name in DATA_FILES.values()}
+    digests = {"train_images": md5_x_train, "train_labels": md5_y_train, "test_images": md5_x_test,
+               "test_labels": md5_y_test}
+    return Dataset(x_train, y_train, x_test, y_test, _source(folder, {DATA_FILES[k]: v for k, v in digests.items()}))
+
+
+def _source(folder: Path, md5: dict[str, str]) -> DataSource:
     official = all(md5[name] == OFFICIAL_MD5[name] for name in md5)
-    source = DataSource(folder=str(folder), official=official, md5=md5)
-    return Dataset(x_train, y_train, x_test, y_test, source)
+    return DataSource(folder=str(folder), official=official, md5=md5)
+
+
+@lru_cache(maxsize=8)
+def _source_of_files(folder: str, stamps: tuple[tuple[int, int], ...]) -> DataSource:
+    return _source(Path(folder), {name: _md5(Path(folder) / name) for name in DATA_FILES.values()})
+
+
+def read_source() -> DataSource:
+    """Which copy load_dataset() reads (the files' MD5s) without decoding 70,000 images: Home needs only this.
+
+    With files missing it is load_dataset()'s answer: a download (at most once a minute) or DataNotFoundError.
+    """
+    folder, from_env = resolve_data_dir()
+    if _missing_files(folder):
+        return load_dataset().source
+    paths = [folder / name for name in DATA_FILES.values()]
+    stamps = tuple((p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    return _source_of_files(str(folder), stamps)
+
+
+def _download_once(folder: Path) -> None:
+    """Download into Keras' cache, but at most once a minute: a failure is remembered and re-raised."""
+    key = str(folder)
+    with _failed_lock:
+        failed = _failed_downloads.get(key)
+        if failed is not None and time.monotonic() - failed[0] < DOWNLOAD_RETRY_SECONDS:
+            raise DataNotFoundError(failed[1])
+    try:
+        downloader()
+    except Exception as exc:  # noqa: BLE001 - any download failure means "not available"
+        LOGGER.warning("Fashion-MNIST download failed: %s: %s", type(exc).__name__, exc)
+        reason = str(exc) if isinstance(exc, DataNotFoundError) else f"{type(exc).__name__}, no connection?"
+        message = f"The download failed ({reason}). " + _missing_message(folder, _missing_files(folder), from_env=False)
+        with _failed_lock:
+            _failed_downloads[key] = (time.monotonic(), message)
+        raise DataNotFoundError(message) from None
+    forget_failed_download()
 
 
 @lru_cache(maxsize=4)
 def _load_cached(folder: str, from_env: bool) -> Dataset:
     path = Path(folder)
-    if not from_env and not all((path / n).is_file() for n in DATA_FILES.values()):
-        try:
-            _download_with_keras()
-        except Exception as exc:  # noqa: BLE001 - any download failure means "not available"
-            raise DataNotFoundError(
-                f"Fashion-MNIST is not in {path} and could not be downloaded ({exc}). "
-                f"Set {DATA_DIR_ENV} to a folder holding the four official .gz files."
-            ) from exc
-    return _read_folder(path)
+    if not from_env and _missing_files(path):
+        _download_once(path)
+    return _read_folder(path, from_env=from_env)
 
 
 def load_dataset(data_dir: str | Path | None = None) -> Dataset:

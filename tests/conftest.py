@@ -6,6 +6,10 @@ Environment set up here, before fmnist_core is imported anywhere:
   (CI clones the repository with ../shared beside it);
 - TF_CPP_MIN_LOG_LEVEL=2 keeps TensorFlow's start-up chatter out of the output;
 - FMNIST_RUNS_DIR points at a session temp folder, so nothing is ever written to ./runs.
+
+Running the tests changes no file of the repository: `git status --porcelain` is recorded when the
+session starts and compared when it ends; any difference fails the run (exit status 1) and is listed.
+`--screenshots` is the one exception: it asks the browser tests to rewrite docs/screenshots/*.png.
 """
 
 from __future__ import annotations
@@ -25,17 +29,24 @@ if "FMNIST_DATA_DIR" not in os.environ and (SHARED_DATA_DIR.is_dir() or os.envir
     # Beside the repository (CI, this workplace); elsewhere Keras' cache, downloaded on first use.
     os.environ["FMNIST_DATA_DIR"] = str(SHARED_DATA_DIR)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# AppTest runs pages in this process: no background warm-up thread (each page shows its own imports and
+# caches). The browser tests' servers warm up as a user's server does (devtools.browser.AppServer).
+os.environ.setdefault("FMNIST_WARM_UP", "0")
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
-from fmnist_core.constants import DATA_FILES, NUM_CLASSES  # noqa: E402
-from fmnist_core.data import Dataset, DataSource  # noqa: E402
+from devtools.git_state import changed_entries, porcelain
+from fmnist_core.constants import DATA_FILES, NUM_CLASSES
+from fmnist_core.data import Dataset, DataSource
+
+SCREENSHOTS_OPTION = "--screenshots"
+_GIT_BEFORE = pytest.StashKey[str | None]()
 
 def report_optimiser_config(**changes):
     """The seed report's optimiser (Adam 1e-3, constant, float32, no EMA or smoothing) without
     augmentation: the plain recipe the tests train with, so one epoch on little data learns."""
-    from fmnist_core.augmentation import NO_AUGMENTATION  # noqa: PLC0415
-    from fmnist_core.config import preset  # noqa: PLC0415
+    from fmnist_core.augmentation import NO_AUGMENTATION
+    from fmnist_core.config import preset
 
     return preset("seed").with_changes(augmentation=NO_AUGMENTATION, **changes)
 
@@ -44,11 +55,34 @@ def report_optimiser_config(**changes):
 TRAINED_RUN_CHANGES = dict(epochs=1, batch_size=32, train_limit=2000, validation="holdout", seed=7)
 
 
-def pytest_configure(config):
-    # Keras' own chatter, not ours: fit() on a tf.data.Dataset warns about shuffle=True, and its
-    # TensorFlow backend calls np.array(x) on tensors without the numpy-2 copy keyword.
-    config.addinivalue_line("filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
-    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+def pytest_addoption(parser):
+    parser.addoption(
+        SCREENSHOTS_OPTION, action="store_true", default=False,
+        help="let the browser tests rewrite the README's docs/screenshots/*.png (otherwise they go to a temp folder)",
+    )
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_GIT_BEFORE] = porcelain(REPO_DIR)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when it changed the repository's files (git status differs from the start)."""
+    before = session.config.stash.get(_GIT_BEFORE, None)
+    changed = changed_entries(before, porcelain(REPO_DIR))
+    if session.config.getoption(SCREENSHOTS_OPTION):
+        changed = [line for line in changed if "docs/screenshots/" not in line]
+    if not changed:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "the test run changed the repository (git status --porcelain):\n  " + "\n  ".join(changed)
+    if reporter is not None:
+        reporter.write_sep("=", "repository changed by the tests", red=True)
+        reporter.write_line(message)
+    else:
+        sys.stderr.write(message + "\n")
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _truthy(value: str | None) -> bool:
@@ -56,7 +90,7 @@ def _truthy(value: str | None) -> bool:
 
 
 def real_data_dir() -> Path:
-    from fmnist_core.data import resolve_data_dir  # noqa: PLC0415
+    from fmnist_core.data import resolve_data_dir
 
     return resolve_data_dir()[0]
 
@@ -71,7 +105,7 @@ def require_real_data() -> Path:
     missing = [name for name in DATA_FILES.values() if not (folder / name).is_file()]
     if missing and "FMNIST_DATA_DIR" not in os.environ:
         try:  # with internet, Keras downloads the official files into its cache
-            from fmnist_core.data import load_dataset  # noqa: PLC0415
+            from fmnist_core.data import load_dataset
 
             load_dataset()
             missing = [name for name in DATA_FILES.values() if not (folder / name).is_file()]
@@ -150,20 +184,14 @@ def tmp_store(tmp_path):
 def trained_run(tmp_path_factory, real_dataset):
     """(store, run_id): seed_cnn trained 1 epoch on 2,000 real images. Treat it as read-only;
     use `trained_run_copy` to get a private copy you may modify."""
-    from fmnist_core.config import TrainConfig
     from fmnist_core.runs import RunStore
     from fmnist_core.training import train
 
     store = RunStore(tmp_path_factory.mktemp("trained-run"), pretrained_dir=None)
-    result = train(report_optimiser_config(**TRAINED_RUN_CHANGES), dataset=real_dataset, store=store, command="pytest fixture")
+    result = train(report_optimiser_config(**TRAINED_RUN_CHANGES), dataset=real_dataset, store=store,
+                   command="pytest fixture")
     assert result.status == "completed", result.run.meta
     return store, result.run.run_id
-
-
-@pytest.fixture(scope="session")
-def tiny_run(trained_run):
-    """Alias of trained_run."""
-    return trained_run
 
 
 @pytest.fixture(scope="session")

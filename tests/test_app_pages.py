@@ -32,6 +32,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from ui.navigation import VIEWS_DIR  # noqa: E402
 
+pytestmark = [pytest.mark.app]
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 TIMEOUT = 120  # seconds per AppTest run: the first TensorFlow import is slow on 2 busy cores
@@ -136,6 +138,7 @@ def test_home_shows_dataset_model_card_and_links(at, app_env):
     assert {"data_explorer", "augmentation_lab", "training", "predictions", "classify"} <= links  # url paths
 
 
+@pytest.mark.slow
 def test_home_does_not_import_tensorflow(app_env):
     """Home opens without loading TensorFlow/Keras (checked in a fresh interpreter)."""
     script = textwrap.dedent(
@@ -281,6 +284,7 @@ def test_training_presets_fill_the_form(at):
     assert at.slider(key="aug_erasing").value == best.augmentation.erasing > 0
 
 
+@pytest.mark.slow
 def test_training_runs_in_the_background_and_becomes_active(at, app_env):
     from fmnist_core.jobs import JOB_MANAGER
     from fmnist_core.runs import RunStore
@@ -337,6 +341,7 @@ def test_reruns_do_not_clear_keras_state_under_a_training_job(at):
     assert global_state.GLOBAL_STATE_TRACKER is before
 
 
+@pytest.mark.slow
 def test_training_stop_keeps_a_stopped_run(at, app_env):
     from fmnist_core.jobs import JOB_MANAGER
     from fmnist_core.runs import RunStore
@@ -358,6 +363,7 @@ def test_training_stop_keeps_a_stopped_run(at, app_env):
     assert RunStore(app_env["runs"], pretrained_dir=None).get(final.run_id).status == "stopped"
 
 
+@pytest.mark.slow
 def test_training_resume_continues_a_stopped_run(at, app_env):
     import time
 
@@ -495,12 +501,15 @@ def test_without_any_model_every_page_says_what_to_do(app_env, tmp_path, monkeyp
     assert any("None yet" in c.value for c in app.sidebar.caption)
 
 
-def test_errors_are_friendly_and_never_tracebacks():
+def test_errors_are_friendly_and_never_tracebacks(tmp_path):
+    from fmnist_core.data import load_dataset
     from fmnist_core.errors import DataNotFoundError, TrainingBusyError
     from ui.layout import friendly_error
 
     assert "already training" in friendly_error(TrainingBusyError("busy"))
-    assert "FMNIST_DATA_DIR" in friendly_error(DataNotFoundError("missing files"))
+    with pytest.raises(DataNotFoundError) as missing:  # the core's message says where it looked and what to set
+        load_dataset(tmp_path / "no-data")
+    assert "FMNIST_DATA_DIR" in friendly_error(missing.value) and str(tmp_path) in friendly_error(missing.value)
 
     def page():
         from ui.layout import guarded

@@ -15,7 +15,7 @@ if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
 from benchmarks import report as rep  # noqa: E402
-from benchmarks.app_bench import AppResult, PageTiming, app_unavailable_reason, free_port  # noqa: E402
+from benchmarks.app_bench import AppResult, PageTiming, app_unavailable_reason  # noqa: E402
 from benchmarks.cli import build_parser, main, training_plan  # noqa: E402
 from benchmarks.inference_bench import InferenceResult, LatencySample, make_user_jpeg  # noqa: E402
 from benchmarks.machine import MachineInfo, collect, read_cpuinfo  # noqa: E402
@@ -264,6 +264,17 @@ def test_targets_pass_and_fail_from_measured_figures():
     assert failing["best recipe: accuracy"] == rep.PASS
 
 
+def test_a_slow_first_visit_fails_its_target_and_names_the_page():
+    report = _report()
+    report.app.first_visits.append(PageTiming("Predictions", "/predictions", "Predictions", 9.7))
+    check = next(c for c in rep.evaluate_targets(report) if c.name == "first visit of every page, warm server")
+    assert check.status == rep.FAIL and "Predictions" in check.measured and "9.70 s" in check.measured
+    report.app.first_visits.pop()
+    report.app.warm_seconds = 12.0
+    check = next(c for c in rep.evaluate_targets(report) if c.name == "first visit of every page, warm server")
+    assert check.status == rep.PASS and "after the warm-up" in check.measured
+
+
 def test_a_small_lower_bound_is_inconclusive_not_a_failure():
     report = _report()
     report.recipes[0] = _recipe("seed", [0.80], [20.0])  # 20 s > 7 s: only ">= 2.9x" is known
@@ -352,6 +363,8 @@ def test_training_plan_follows_recipes_best_and_epoch_options():
 
 def test_app_benchmark_is_skipped_with_a_reason_when_the_app_is_missing(tmp_path):
     assert "does not exist" in app_unavailable_reason(tmp_path / "missing_app.py")
+    from devtools.browser import free_port
+
     assert 0 < free_port() < 65536
 
 

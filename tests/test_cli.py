@@ -136,6 +136,7 @@ def test_predict_good_bad_and_missing_files(trained_run_copy, real_dataset, tmp_
     assert "cannot read" in err_lines[1]
 
 
+@pytest.mark.slow
 def test_train_in_a_subprocess(tmp_path, monkeypatch):
     monkeypatch.setenv("FMNIST_PRETRAINED_DIR", "none")
     runs_dir = tmp_path / "cli-runs"

@@ -185,3 +185,73 @@ def test_stratified_split_uneven_classes_keeps_proportions():
 def test_stratified_split_rejects_bad_sizes(val_size):
     with pytest.raises(ValueError):
         stratified_split(np.arange(100), np.arange(100) % 10, val_size=val_size)
+
+
+# ------------------------------------------------------------------ no dataset: download once a minute at most
+@pytest.fixture
+def empty_keras_cache(tmp_path, monkeypatch):
+    """FMNIST_DATA_DIR unset and an empty Keras cache: load_dataset() would download."""
+    import fmnist_core.data as data
+
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    calls = []
+
+    def failing_download() -> None:
+        calls.append(1)
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(data, "downloader", failing_download)
+    data.forget_failed_download()
+    yield calls
+    data.forget_failed_download()
+
+
+def test_a_failed_download_is_not_retried_on_every_load(empty_keras_cache, tmp_path):
+    import fmnist_core.data as data
+
+    for _ in range(3):
+        with pytest.raises(DataNotFoundError) as info:
+            load_dataset()
+    assert len(empty_keras_cache) == 1, "three loads within a minute must try the download once"
+    message = str(info.value)
+    assert str(tmp_path / "keras") in message and DATA_DIR_ENV in message and data.DOWNLOAD_COMMAND in message
+    assert "None" not in message and message.count(DATA_DIR_ENV) <= 2
+
+    data.forget_failed_download()  # the app's "Try again"
+    with pytest.raises(DataNotFoundError):
+        load_dataset()
+    assert len(empty_keras_cache) == 2
+
+
+def test_a_failed_download_is_retried_after_the_wait(empty_keras_cache, monkeypatch):
+    import fmnist_core.data as data
+
+    monkeypatch.setattr(data, "DOWNLOAD_RETRY_SECONDS", 0.0)
+    for _ in range(2):
+        with pytest.raises(DataNotFoundError):
+            load_dataset()
+    assert len(empty_keras_cache) == 2
+
+
+def test_offline_switch_fails_fast_without_touching_the_network(tmp_path, monkeypatch):
+    import time
+
+    import fmnist_core.data as data
+
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    monkeypatch.setattr(data, "downloader", data.download_with_keras)
+    data.forget_failed_download()
+    started = time.perf_counter()
+    with pytest.raises(DataNotFoundError, match=data.OFFLINE_ENV):
+        load_dataset()
+    assert time.perf_counter() - started < 1.0
+    data.forget_failed_download()
+
+
+def test_read_source_names_the_same_copy_without_decoding(real_dataset):
+    from fmnist_core.data import read_source
+
+    assert read_source() == real_dataset.source

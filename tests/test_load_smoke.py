@@ -11,8 +11,12 @@ import os
 
 import pytest
 
-from benchmarks.load_test import BUSY_PATTERN, app_store, browser_unavailable_reason, report, run_load_test
+from benchmarks.load_test import report, run_load_test
+from devtools.app_models import app_store
+from devtools.browser import BUSY_PATTERN, browser_unavailable_reason
 from ui.state import default_active_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_two_sessions_classify_without_errors_while_a_third_trains(request, tmp_path):

@@ -385,6 +385,7 @@ def assert_interrupted_without_model(store: RunStore, run_id: str) -> None:
     assert "test" not in run.meta  # no test accuracy for an unfinished run
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume(kill_store, real_dataset, tmp_path):
     from fmnist_core.training import resume
 
@@ -411,6 +412,7 @@ def test_sigkill_mid_epoch_then_resume(kill_store, real_dataset, tmp_path):
     assert_earlier_runs_intact(kill_store, earlier)
 
 
+@pytest.mark.slow
 def test_sigkill_while_saving_the_model_then_resume(kill_store, real_dataset, tmp_path):
     from fmnist_core.training import resume
 

@@ -133,6 +133,7 @@ def test_validate_for_training_refuses_subset_smaller_than_a_batch():
 
 
 # ------------------------------------------------------------------ real data: accuracy + events
+@pytest.mark.slow
 def test_one_epoch_on_3000_real_images_learns_and_reports_progress(real_dataset, tmp_store):
     recorder = Recorder()
     result = train(ACCURACY_CONFIG, dataset=real_dataset, store=tmp_store, listener=recorder, report_every_s=0)

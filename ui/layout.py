@@ -29,8 +29,7 @@ LOGGER = logging.getLogger("fmnist_studio")
 
 # (title, what went wrong in plain words, what to do next)
 _ERROR_TEXT: list[tuple[type[FmnistError], str, str]] = [
-    (DataNotFoundError, "The Fashion-MNIST files were not found.",
-     "Set FMNIST_DATA_DIR to the folder holding the four .gz files and restart the app."),
+    (DataNotFoundError, "The Fashion-MNIST files were not found.", ""),  # the core's message says what to do
     (DataError, "The Fashion-MNIST files could not be read.",
      "Check that the files are complete (re-download them) and restart the app."),
     (ImageError, "This image cannot be classified.", "Try another PNG, JPEG, WebP or GIF file."),
@@ -51,7 +50,7 @@ def friendly_error(exc: FmnistError) -> str:
     for cls, title, advice in _ERROR_TEXT:
         if isinstance(exc, cls):
             detail = str(exc).strip()
-            return f"**{title}** {detail}\n\n{advice}" if detail else f"**{title}** {advice}"
+            return f"**{title}** " + "\n\n".join(part for part in (detail, advice) if part)
     return f"**Something went wrong.** {exc}"
 
 
@@ -91,7 +90,20 @@ def page_header(key: str, intro: str, *, title: str | None = None) -> None:
         st.success(flash, icon=":material/check_circle:")
 
 
-def empty_state(message: str, *, page: str | None = None, label: str | None = None, icon: str = ":material/info:") -> None:
+def data_missing_notice(exc: DataError) -> None:
+    """The one message a page shows without the dataset: where it looked, what to set, how to download.
+
+    A failed download is remembered by fmnist_core.data (retried after a minute); "Try again" retries now.
+    """
+    from fmnist_core.data import forget_failed_download
+
+    st.error(friendly_error(exc), icon=":material/dataset:")
+    if isinstance(exc, DataNotFoundError):
+        st.button("Try again", icon=":material/refresh:", on_click=forget_failed_download, key="data_try_again")
+
+
+def empty_state(message: str, *, page: str | None = None, label: str | None = None,
+                icon: str = ":material/info:") -> None:
     """Tell the user what to do next, with a link to the page that does it."""
     st.info(message, icon=icon)
     if page:

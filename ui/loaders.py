@@ -17,13 +17,13 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.charts import class_counts, mean_images
-from fmnist_core.data import Dataset, load_dataset, resolve_data_dir
+from fmnist_core.data import Dataset, DataSource, load_dataset, read_source, resolve_data_dir
+from fmnist_core.errors import DataError
 from fmnist_core.evaluation import EvaluationResult
 from fmnist_core.runs import HISTORY_FILE, RunInfo
 
+from .layout import data_missing_notice
 from .state import pretrained_dir, run_store
-
-SPLITS = ("train", "test")
 
 
 # ---------------------------------------------------------------- dataset
@@ -36,6 +36,43 @@ def dataset() -> Dataset:
     """The training and test sets (shared by all sessions; never modify the arrays)."""
     folder, from_env = resolve_data_dir()
     return _dataset(str(folder), from_env)
+
+
+def data_source() -> DataSource | DataError:
+    """Which copy of the dataset is read (without decoding it), or why it cannot be read."""
+    try:
+        return read_source()
+    except DataError as exc:
+        return exc
+
+
+def dataset_problem() -> DataError | None:
+    """Why the dataset cannot be read (None when it can); a failed download is retried at most once a minute."""
+    try:
+        dataset()
+    except DataError as exc:
+        return exc
+    return None
+
+
+def require_dataset() -> Dataset:
+    """The dataset, or one clear message (folder, variable, download command) and the end of the page's run."""
+    problem = dataset_problem()
+    if problem is not None:
+        data_missing_notice(problem)
+        st.stop()
+    return dataset()
+
+
+def training_data_notice() -> bool:
+    """Before the Start button: say that training needs the data when it is missing; True when it is there."""
+    problem = dataset_problem()
+    if problem is None:
+        return True
+    st.warning("Training needs the Fashion-MNIST data, which this server cannot read yet.",
+               icon=":material/warning:")
+    data_missing_notice(problem)
+    return False
 
 
 def split_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +135,7 @@ def class_indices(split: str, label: int) -> np.ndarray:
 # ---------------------------------------------------------------- augmentation preview
 @st.cache_data(show_spinner="Augmenting…", max_entries=64)
 def _augmented(fingerprint: str, split: str, index: int, settings: tuple, count: int, seed: int) -> np.ndarray:
-    from fmnist_core.augmentation import AugmentationConfig, augment_preview  # noqa: PLC0415 - imports Keras
+    from fmnist_core.augmentation import AugmentationConfig, augment_preview
 
     images, _ = split_arrays(split)
     return augment_preview(images[index], AugmentationConfig.from_dict(dict(settings)), count=count, seed=seed)
@@ -117,7 +154,7 @@ def _store_key() -> tuple[str, str]:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def _predictor(root: str, pretrained: str, run_id: str, model_sha256: str):
-    from fmnist_core.inference import Predictor  # noqa: PLC0415 - imports TensorFlow
+    from fmnist_core.inference import Predictor
 
     predictor = Predictor(run_store().load_model(run_id))
     predictor.warm_up()
@@ -131,13 +168,17 @@ def predictor(run: RunInfo):
 
 @st.cache_data(show_spinner="Evaluating the model on the 10,000 test images…", max_entries=8)
 def _evaluation(root: str, pretrained: str, run_id: str, model_sha256: str, fingerprint: str) -> EvaluationResult:
-    from fmnist_core.evaluation import evaluate_run  # noqa: PLC0415
+    from fmnist_core.evaluation import evaluate_run
 
     run = run_store().get(run_id)
     data = dataset()
+    return evaluate_run(run, lambda: predictor(run).model, data.x_test, data.y_test, data_md5=test_data_md5(data))
+
+
+def test_data_md5(data: Dataset) -> str:
+    """The test files' MD5s: part of the predictions cache key (the app's warm-up and pages use this one)."""
     md5 = data.source.md5
-    data_md5 = ",".join(md5[name] for name in sorted(md5) if name.startswith("t10k"))
-    return evaluate_run(run, lambda: predictor(run).model, data.x_test, data.y_test, data_md5=data_md5)
+    return ",".join(md5[name] for name in sorted(md5) if name.startswith("t10k"))
 
 
 def evaluation(run: RunInfo) -> EvaluationResult:
@@ -147,7 +188,7 @@ def evaluation(run: RunInfo) -> EvaluationResult:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _history(path: str, mtime_ns: int) -> dict[str, list[float]]:
-    import json  # noqa: PLC0415
+    import json
 
     return json.loads(Path(path).read_text())
 

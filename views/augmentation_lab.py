@@ -10,7 +10,7 @@ from fmnist_core.charts import augmentation_figure
 from fmnist_core.constants import CLASS_NAMES, TRAIN_SIZE
 from ui.layout import guarded, page_header
 from ui.navigation import PAGE_PATHS
-from ui.loaders import augmented_previews, class_indices, split_arrays
+from ui.loaders import augmented_previews, class_indices, require_dataset, split_arrays
 from ui.settings_widgets import augmentation_controls
 from ui.training_form import LAB_HANDOFF_KEY
 
@@ -31,6 +31,7 @@ def _new_random() -> None:
     state["lab_random_index"] = int(np.random.default_rng().integers(TRAIN_SIZE))
 
 
+require_dataset()  # without the data: one message and nothing else
 with guarded():
     images, labels = split_arrays("train")
     pick, settings = st.columns([1, 2], gap="large")

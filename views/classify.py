@@ -41,10 +41,14 @@ with guarded():
             st.warning("The drawing canvas is not available on this server (streamlit-drawable-canvas could not "
                        "be loaded). Use the Upload tab instead.", icon=":material/block:")
         else:
-            left, right = st.columns([1, 2], gap="large")
-            with left:
+            # The canvas and its controls side by side, the result below at the page's full width (as on
+            # the Upload tab), so the probability chart gets room instead of a third of a column.
+            canvas_col, controls_col = st.columns([1, 2], gap="large")
+            with controls_col:
                 brush = st.slider("Brush width", 4, 40, 18, key="cl_brush")
                 st.button("Clear the canvas", icon=":material/delete:", on_click=_clear_canvas)
+                st.caption("Draw in white on black, large and centred, like the training images.")
+            with canvas_col:
                 drawing = st_canvas(
                     stroke_width=brush,
                     stroke_color="#FFFFFF",
@@ -55,18 +59,16 @@ with guarded():
                     return_image_data=True,
                     key=f"cl_canvas_{state['cl_canvas_version']}",
                 )
-                st.caption("Draw in white on black, large and centred, like the training images.")
-            with right:
-                pixels = drawing.image_data
-                if pixels is None:
+            pixels = drawing.image_data
+            if pixels is None:
+                st.info("Draw a garment on the black canvas to classify it.", icon=":material/gesture:")
+            else:
+                try:
+                    render_classification(classify_drawing(run, pixels), key="cl_draw")
+                except EmptyImageError:
                     st.info("Draw a garment on the black canvas to classify it.", icon=":material/gesture:")
-                else:
-                    try:
-                        render_classification(classify_drawing(run, pixels), key="cl_draw")
-                    except EmptyImageError:
-                        st.info("Draw a garment on the black canvas to classify it.", icon=":material/gesture:")
-                    except FmnistError as exc:
-                        show_error(exc)
+                except FmnistError as exc:
+                    show_error(exc)
 
     with upload_tab:
         upload = st.file_uploader(

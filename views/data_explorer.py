@@ -9,13 +9,15 @@ import streamlit as st
 from fmnist_core.charts import class_counts_figure, image_grid, mean_images_figure
 from fmnist_core.constants import CLASS_NAMES
 from ui.layout import guarded, page_header
-from ui.loaders import class_counts_both, class_mean_images, shuffled_indices, split_arrays
+from ui.loaders import class_counts_both, class_mean_images, require_dataset, shuffled_indices, split_arrays
 
 page_header(
     "data",
     "Every image is 28×28 grayscale with one of ten labels. Filter by class, reshuffle, and page through "
     "either set; below, how many images each class has and what its average image looks like.",
 )
+
+require_dataset()  # without the data: one message (where it looked, what to set) and nothing else
 
 SPLIT_LABELS = {"train": "Training set", "test": "Test set"}
 SPLIT_SHORT = {"train": "Training", "test": "Test"}

@@ -10,9 +10,18 @@ import json
 import streamlit as st
 
 from fmnist_core.constants import CLASS_NAMES, IMAGE_SIZE, TEST_SIZE, TRAIN_SIZE, VALIDATION_SIZE
+from fmnist_core.data import DataSource
 from fmnist_core.models import ARCHITECTURES
-from ui.layout import format_count, format_duration, format_percent, guarded, no_model_notice, page_header
-from ui.loaders import dataset
+from ui.layout import (
+    data_missing_notice,
+    format_count,
+    format_duration,
+    format_percent,
+    guarded,
+    no_model_notice,
+    page_header,
+)
+from ui.loaders import data_source
 from ui.navigation import HOME_KEY, PAGES
 from ui.state import active_run
 
@@ -38,8 +47,11 @@ with facts, guarded():
         "so the test set is only used for the final score."
     )
     st.markdown("**Classes:** " + " · ".join(CLASS_NAMES))
-    data = dataset()
-    st.caption(f"Read from {data.source.description}.")
+    source = data_source()  # the files' MD5s only: Home never waits for 70,000 images to be decoded
+    if isinstance(source, DataSource):
+        st.caption(f"Read from {source.description}.")
+    else:
+        data_missing_notice(source)
 
 with model_col, guarded():
     st.subheader("Active model", anchor=False)
@@ -56,13 +68,14 @@ with model_col, guarded():
             size = run.meta.get("model") or {}
             params = size.get("parameters", run.meta.get("parameters"))
             macs = size.get("multiply_adds", run.meta.get("multiply_adds"))
-            cols = st.columns(4)
-            cols[0].metric("Test accuracy", format_percent(run.test_accuracy))
-            cols[1].metric("Epochs", f"{run.epochs_completed} / {config.get('epochs', '?')}")
+            # Two metrics per row: four in a row cut the values and labels off ("Parameters 242.…").
+            first, second = st.columns(2), st.columns(2)
+            first[0].metric("Test accuracy", format_percent(run.test_accuracy))
+            first[1].metric("Epochs", f"{run.epochs_completed} / {config.get('epochs', '?')}")
             if params is not None:
-                cols[2].metric("Parameters", format_count(params))
+                second[0].metric("Parameters", format_count(params))
             if macs is not None:
-                cols[3].metric("Multiply-adds / image", format_count(macs))
+                second[1].metric("Multiply-adds / image", format_count(macs))
             when = run.meta.get("ended_at") or run.meta.get("started_at") or "unknown time"
             st.markdown(
                 f"Trained {when.replace('T', ' ')} in {format_duration(run.meta.get('train_seconds'))} "
@@ -71,7 +84,7 @@ with model_col, guarded():
             command = run.meta.get("command")
             if command:
                 st.markdown("How it was trained:")
-                st.code(command, language="bash")
+                st.code(command, language="bash", wrap_lines=True)  # whole, not cut at the column's edge
             with st.expander("Full training configuration"):
                 st.code(json.dumps(config, indent=2, sort_keys=True), language="json")
 

@@ -13,7 +13,7 @@ from fmnist_core.evaluation import select_examples, top_k
 from ui.classify import upscale_nearest
 from ui.compare_panel import fixed_and_broken_panel
 from ui.layout import format_percent, guarded, no_model_notice, page_header
-from ui.loaders import evaluation, split_arrays
+from ui.loaders import evaluation, require_dataset, split_arrays
 from ui.state import active_run, run_store, usable
 
 page_header(
@@ -23,7 +23,8 @@ page_header(
 )
 
 state = st.session_state
-SORTS = {"confidence_desc": "Most confident first", "confidence_asc": "Least confident first", "index": "Test-set order"}
+SORTS = {"confidence_desc": "Most confident first", "confidence_asc": "Least confident first",
+         "index": "Test-set order"}
 PER_PAGE = [12, 24, 36, 48]
 
 
@@ -36,6 +37,7 @@ with guarded():
     if run is None:
         no_model_notice()
         st.stop()
+    require_dataset()
     result = evaluation(run)
     x_test, _ = split_arrays("test")
     errors = int((~result.correct).sum())
@@ -113,7 +115,8 @@ with guarded():
         wrong_shown = int((~result.correct[shown]).sum())
         p2.caption(f"{len(indices):,} matching test images; this page shows {len(shown)}, {wrong_shown} of them wrong.")
         st.plotly_chart(
-            prediction_grid(x_test[shown], result.y_true[shown], result.y_pred[shown], result.confidence[shown], cols=6),
+            prediction_grid(x_test[shown], result.y_true[shown], result.y_pred[shown], result.confidence[shown],
+                            cols=6),
             key="pr_grid", width="content", config={"displayModeBar": False},
         )
 

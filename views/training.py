@@ -12,7 +12,7 @@ from fmnist_core.jobs import JOB_MANAGER, JobSnapshot
 from ui.architecture_choice import architecture_choices, choice_label
 from ui.compare_panel import architecture_change_panel
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
-from ui.loaders import dataset, history
+from ui.loaders import dataset, history, training_data_notice
 from ui.navigation import PAGE_PATHS
 from ui.state import ACTIVE_RUN_KEY, compare_selection, run_store, set_active_run, usable
 from ui.training_form import config_from_state, init_state, preset_picker, settings_form
@@ -117,6 +117,7 @@ with guarded():
     arch_choices = architecture_choices(st.session_state)
     settings_form(choice_overrides={"architecture": (list(arch_choices), lambda name: choice_label(arch_choices, name))})
 
+    training_data_notice()  # ui.loaders: says before Start that training needs the data, when it is missing
     start = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=running,
                       help="A model is training already; wait for it or stop it above." if running else None)
     if running:
