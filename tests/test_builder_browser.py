@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from benchmarks.load_test import (
+from devtools.browser import (
     SETTLED_JS,
     VIEWPORT,
     AppServer,
