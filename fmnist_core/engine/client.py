@@ -54,6 +54,38 @@ class EngineStatus:
     message: str
 
 
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _reap_leftovers(pgid: int | None) -> list[int]:
+    """Kill what a dead engine left in its own process group (when its driver is SIGKILLed, Ray's
+    agent processes can outlive it). Only Ray processes of that group, identified by their command."""
+    if not pgid:
+        return []
+    killed = []
+    for pid in _group_members(int(pgid)):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"ray" in command and pid != os.getpid():
+            try:
+                os.kill(pid, 9)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+    return killed
+
+
 class Engine:
     """One runs folder's queue. Cheap to create; safe to share between sessions and processes."""
 
@@ -100,6 +132,7 @@ class Engine:
         """Start the engine process for this runs folder unless one already serves it."""
         if self._lock_held():
             return self.status()
+        _reap_leftovers(self._info().get("pgid"))
         self.book.root.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_DIR), env.get("PYTHONPATH", "")) if p)
