@@ -21,7 +21,7 @@ from fmnist_core.engine import (
 )
 from fmnist_core.engine.admin import check_password, configured_password
 from fmnist_core.engine.display import jobs_table, progress_bar, where
-from fmnist_core.engine.records import JobBook, JobState
+from fmnist_core.engine.records import JobState
 from fmnist_core.errors import ConfigError
 
 from conftest import report_optimiser_config

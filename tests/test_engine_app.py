@@ -96,3 +96,18 @@ def test_finished_jobs_are_listed_and_an_own_result_can_become_the_active_model(
     assert "completed: test accuracy **81.23%**" in shown
     at.button(key=f"jobs_active_{mine.job_id}").click().run()
     assert at.session_state["active_run_id"] == "r-ann"
+
+
+def test_own_running_job_shows_its_curves_so_far(queue, tmp_path):
+    from fmnist_core.runs import HISTORY_FILE, RunStore
+
+    engine, running, mine, theirs = queue
+    run = RunStore(tmp_path, pretrained_dir=None).create("seed_cnn", {"status": "running", "pid": 1})
+    (run.path / HISTORY_FILE).write_text('{"loss": [1.2], "accuracy": [0.6], "val_loss": [1.0], "val_accuracy": [0.65]}')
+    engine.book.write_state(mine.job_id, JobState(status=JobStatus.RUNNING, run_id=run.run_id, epoch=2,
+                                                  total_epochs=2, batch=3, steps_per_epoch=16))
+    at = run_as("ann")
+    assert not at.exception
+    assert any(e.label == "Curves so far" for e in at.expander)
+    assert at.get("plotly_chart")  # bob's running job shows no curves to ann: only one chart
+    assert len(at.get("plotly_chart")) == 1

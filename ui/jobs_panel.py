@@ -77,6 +77,20 @@ def _progress_text(job: Job) -> str:
     return " · ".join(parts)
 
 
+def _curves_so_far(job: Job) -> None:
+    """The completed epochs' curves of a running job, read from its run folder (the worker writes them)."""
+    from fmnist_core.charts import training_curves  # noqa: PLC0415
+    from fmnist_core.runs import RunStore  # noqa: PLC0415
+
+    try:
+        history = RunStore(engine().settings.runs_root, pretrained_dir=None).get(job.state.run_id).history()
+    except FmnistError:
+        return
+    if history:
+        with st.expander("Curves so far", icon=":material/show_chart:"):
+            st.plotly_chart(training_curves(history), key=f"jobs_curves_{job.job_id}", width="stretch")
+
+
 def _job_row(job: Job, me: str, admin: bool) -> None:
     mine = job.submission.submitter == me
     who = "you" if mine else job.submission.submitter
@@ -87,6 +101,8 @@ def _job_row(job: Job, me: str, admin: bool) -> None:
         else:
             st.markdown(f"**Training** `{job.state.run_id or job.job_id}` · {job.submission.summary} · by {who}")
             st.progress(job.state.fraction, text=_progress_text(job))
+    if mine and job.state.run_id and job.state.epoch > 1:
+        _curves_so_far(job)
     if (mine or admin) and not job.cancel_requested:
         right.button("Cancel" if job.status == JobStatus.QUEUED else "Stop", key=f"jobs_cancel_{job.job_id}",
                      icon=":material/cancel:", on_click=_cancel, args=(job.job_id,),

@@ -14,8 +14,8 @@ def _train_option_functions():
     """cli.py's option builder and parser into a TrainConfig: the same ones `train` uses."""
     from .. import cli  # noqa: PLC0415
 
-    add = getattr(cli, "add_train_options", None) or getattr(cli, "_add_train_options")
-    parse = getattr(cli, "config_from_args")
+    add = getattr(cli, "add_train_options", None) or cli._add_train_options
+    parse = cli.config_from_args
     return add, parse
 
 

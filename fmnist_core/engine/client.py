@@ -13,9 +13,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from ..config import TrainConfig
 from ..constants import PROJECT_DIR, RUNS_DIR_ENV
@@ -52,6 +52,7 @@ class EngineStatus:
     address: str | None
     mode: str
     message: str
+    ray_start_seconds: float | None = None
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -126,7 +127,8 @@ class Engine:
         else:
             ready = False
             message = "No training engine yet; one starts with the first submission."
-        return EngineStatus(alive, alive and ready, info.get("pid"), info.get("address"), mode, message)
+        return EngineStatus(alive, alive and ready, info.get("pid"), info.get("address"), mode, message,
+                            info.get("ray_start_seconds"))
 
     def ensure_running(self) -> EngineStatus:
         """Start the engine process for this runs folder unless one already serves it."""

@@ -16,10 +16,11 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import FmnistError
 
@@ -115,7 +116,7 @@ class JobState:
         return {**asdict(self), "status": str(self.status)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "JobState":
+    def from_dict(cls, data: dict[str, Any]) -> JobState:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
         values["status"] = JobStatus(values.get("status", JobStatus.QUEUED))

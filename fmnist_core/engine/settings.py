@@ -38,7 +38,7 @@ class EngineSettings:
     queue_limit: int = DEFAULT_QUEUE_LIMIT
 
     @classmethod
-    def from_env(cls, runs_root: str | Path | None = None) -> "EngineSettings":
+    def from_env(cls, runs_root: str | Path | None = None) -> EngineSettings:
         address = os.environ.get(ADDRESS_ENV) or os.environ.get("RAY_ADDRESS") or None
         return cls(
             runs_root=Path(runs_root) if runs_root else default_runs_dir(),
