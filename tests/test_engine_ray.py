@@ -41,8 +41,9 @@ def wait_until(predicate, engine: Engine, job_id: str, timeout: float = TIMEOUT)
                 + (engine.book.root / "engine.log").read_text()[-3000:])
 
 
-def ray_listening_addresses(pgid: int) -> list[str]:
-    """Local addresses of TCP sockets listened on by processes of the engine's process group."""
+def ray_listening_addresses(sid: int) -> list[str]:
+    """Local addresses of TCP sockets listened on by processes of the engine's session (its Ray
+    head processes and workers)."""
     out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
     addresses = []
     for line in out.splitlines():
@@ -50,16 +51,16 @@ def ray_listening_addresses(pgid: int) -> list[str]:
                 for part in ["pid=" + part]]
         for pid in pids:
             try:
-                if os.getpgid(pid) == pgid:
+                if os.getsid(pid) == sid:
                     addresses.append(line.split()[3])
             except ProcessLookupError:
                 pass
     return addresses
 
 
-def _group_alive(pgid: int) -> bool:
-    """Any live (non-zombie) process left in the process group."""
-    out = subprocess.run(["ps", "-o", "stat=", "-g", str(pgid)], capture_output=True, text=True).stdout
+def _session_alive(sid: int) -> bool:
+    """Any live (non-zombie) process left in the session (ps -g selects by session)."""
+    out = subprocess.run(["ps", "-o", "stat=", "-g", str(sid)], capture_output=True, text=True).stdout
     return any(not line.strip().startswith("Z") for line in out.splitlines() if line.strip())
 
 
@@ -94,8 +95,7 @@ def test_a_job_submitted_by_a_server_that_exited_runs_and_its_run_reaches_the_ru
     assert run.test_accuracy == pytest.approx(job.state.test_accuracy) and run.test_accuracy > 0.2
     assert job.state.pid != status.pid  # trained in a Ray worker, not in the engine process
     # Private instance: every socket of the engine's Ray processes listens on the loopback only.
-    pgid = os.getpgid(status.pid)
-    addresses = ray_listening_addresses(pgid)
+    addresses = ray_listening_addresses(os.getsid(status.pid))
     assert addresses, "found no listening Ray sockets to check"
     assert all(a.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")) for a in addresses), addresses
 
@@ -170,7 +170,7 @@ def test_when_the_engine_dies_the_app_is_told_queued_jobs_wait_and_the_next_subm
     wait_until(lambda j: j.status == JobStatus.RUNNING and j.state.epoch >= 2 and j.state.batch > 0
                and store.get(j.state.run_id).epochs_completed >= 1, engine, running.job_id)
     old = engine.status()
-    pgid = os.getpgid(old.pid)
+    sid = os.getsid(old.pid)
     os.kill(old.pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
     while engine.status().alive and time.monotonic() < deadline:
@@ -183,7 +183,8 @@ def test_when_the_engine_dies_the_app_is_told_queued_jobs_wait_and_the_next_subm
     assert new.alive and new.pid != old.pid
     # Nothing of the dead engine is left: its worker died with it, and the new engine's start
     # removed the Ray agents that can outlive a SIGKILLed driver.
-    assert not _group_alive(pgid), subprocess.run(["ps", "-o", "pid,stat,cmd", "-g", str(pgid)],
+    time.sleep(1.0)  # SIGKILL is delivered at once, but let the kernel finish the exits
+    assert not _session_alive(sid), subprocess.run(["ps", "-o", "pid,stat,cmd", "-g", str(sid)],
                                                    capture_output=True, text=True).stdout
     for job in (waiting, latest):
         assert wait_until(lambda j: not j.status.active, engine, job.job_id).status == JobStatus.COMPLETED

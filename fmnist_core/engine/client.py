@@ -55,25 +55,28 @@ class EngineStatus:
     ray_start_seconds: float | None = None
 
 
-def _group_members(pgid: int) -> list[int]:
+def _session_members(sid: int) -> list[int]:
+    """Live processes of a session (the engine starts its own: Ray puts each worker in its own
+    process group, but they stay in the engine's session)."""
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
+        if int(fields[3]) == sid and fields[0] != "Z":
             members.append(int(stat.parent.name))
     return members
 
 
-def _reap_leftovers(pgid: int | None) -> list[int]:
-    """Kill what a dead engine left in its own process group (when its driver is SIGKILLed, Ray's
-    agent processes can outlive it). Only Ray processes of that group, identified by their command."""
-    if not pgid:
+def _reap_leftovers(sid: int | None) -> list[int]:
+    """Kill what a dead engine left in its session: when its driver is SIGKILLed, Ray's agents can
+    outlive it, and a training worker runs on for a few seconds. Only Ray processes of that
+    session, identified by their command."""
+    if not sid:
         return []
     killed = []
-    for pid in _group_members(int(pgid)):
+    for pid in _session_members(int(sid)):
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
@@ -134,7 +137,7 @@ class Engine:
         """Start the engine process for this runs folder unless one already serves it."""
         if self._lock_held():
             return self.status()
-        _reap_leftovers(self._info().get("pgid"))
+        _reap_leftovers(self._info().get("sid"))
         self.book.root.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_DIR), env.get("PYTHONPATH", "")) if p)

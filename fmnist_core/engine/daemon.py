@@ -140,7 +140,7 @@ def serve(runs_root: Path) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    info: dict[str, Any] = {"pid": os.getpid(), "pgid": os.getpgid(0), "started_at": time.time(),
+    info: dict[str, Any] = {"pid": os.getpid(), "sid": os.getsid(0), "started_at": time.time(),
                             "address": None, "mode": "local" if settings.local else "cluster",
                             "parallel": settings.parallel}
     atomic_write_json(book.root / INFO_NAME, {**info, "heartbeat_at": time.time(), "ready": False})
