@@ -98,6 +98,8 @@ def test_a_job_submitted_by_a_server_that_exited_runs_and_its_run_reaches_the_ru
     addresses = ray_listening_addresses(os.getsid(status.pid))
     assert addresses, "found no listening Ray sockets to check"
     assert all(a.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")) for a in addresses), addresses
+    # No dashboard / job-submission HTTP server (8265) and no Ray Client server (10001) at all.
+    assert not [a for a in addresses if a.rsplit(":", 1)[1] in {"8265", "10001"}], addresses
 
 
 def test_jobs_start_in_order_one_at_a_time_with_progress(served):
