@@ -2,7 +2,9 @@
 warm: engine and worker up) and a queue of N small jobs from N submitters (all complete, errors,
 total time, queue wait). `python -m benchmarks.jobs_bench [--jobs N] [--record]`.
 
-Not measured here (not done): web latencies idle vs under a training job, and the 10-browser load run.
+With --web: page-switch latency of `streamlit run app.py` in a real browser (benchmarks.app_bench),
+idle and again while the engine trains a job on the same cores (issue #16: within 1.5x).
+Not measured here (not done): classification latency under a job, and the 10-browser load run.
 """
 
 from __future__ import annotations
@@ -62,7 +64,27 @@ def queue_run(engine, count: int) -> dict:
     }
 
 
-def run(count: int) -> dict:
+def web_latency(engine) -> dict:
+    """Median page switch idle, then while a long job trains in the engine's worker."""
+    from .app_bench import run_app_benchmark  # noqa: PLC0415
+
+    idle = run_app_benchmark(quick=True, log=lambda _: None)
+    long_job = engine.submit(_small_config(train_limit=4000).with_changes(epochs=50), "bench-load")
+    deadline = time.monotonic() + FIRST_BATCH_TIMEOUT
+    while engine.get(long_job.job_id).state.batch == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    busy = run_app_benchmark(quick=True, log=lambda _: None)
+    still_training = engine.get(long_job.job_id).status == "running"
+    engine.cancel(long_job.job_id, "bench-load")
+    engine.wait(long_job.job_id, timeout=FIRST_BATCH_TIMEOUT)
+    ratio = (busy.switch_median_seconds / idle.switch_median_seconds
+             if idle.switch_median_seconds and busy.switch_median_seconds else None)
+    return {"idle_switch_s": idle.switch_median_seconds, "busy_switch_s": busy.switch_median_seconds,
+            "ratio": ratio, "trained_throughout": still_training,
+            "errors": (idle.error, busy.error, *idle.page_errors, *busy.page_errors)}
+
+
+def run(count: int, web: bool = False) -> dict:
     from fmnist_core.engine import Engine, EngineSettings  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="jobs-bench-") as runs:
@@ -74,9 +96,11 @@ def run(count: int) -> dict:
             warm, job_id = time_to_first_batch(engine, "bench-warm")
             engine.wait(job_id, timeout=FIRST_BATCH_TIMEOUT)
             queue = queue_run(engine, count)
+            web_result = web_latency(engine) if web else None
         finally:
             engine.shutdown(timeout=90)
-    return {"cold_first_batch_s": cold, "ray_start_s": ray_start, "warm_first_batch_s": warm, "queue": queue}
+    return {"cold_first_batch_s": cold, "ray_start_s": ray_start, "warm_first_batch_s": warm, "queue": queue,
+            "web": web_result}
 
 
 def markdown(result: dict) -> str:
@@ -93,16 +117,29 @@ def markdown(result: dict) -> str:
         f"| Queue: {q['jobs']} small jobs from {q['jobs']} submitters | {q['completed']} completed, {q['errors']} errors, "
         f"{q['total_s']:.1f} s total, wait median {q['wait_median_s']:.1f} s / max {q['wait_max_s']:.1f} s, "
         f"started in order: {q['in_order']} |",
+        *([_web_row(result["web"])] if result.get("web") else []),
     ]) + "\n"
+
+
+def _web_row(web: dict) -> str:
+    def ms(value):
+        return f"{value * 1000:.0f} ms" if value is not None else "n/a"
+
+    ratio = f"{web['ratio']:.2f}x" if web["ratio"] is not None else "n/a"
+    errors = [e for e in web["errors"] if e]
+    return (f"| Page switch (median), idle / while a job trains | {ms(web['idle_switch_s'])} / "
+            f"{ms(web['busy_switch_s'])} = {ratio} (job trained throughout: {web['trained_throughout']}; "
+            f"errors: {len(errors)}) |")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.jobs_bench", description=__doc__)
     parser.add_argument("--jobs", type=int, default=3, help="small jobs in the queue run (default 3)")
+    parser.add_argument("--web", action="store_true", help="also time page switches idle and under a job (browser)")
     parser.add_argument("--record", action="store_true", help=f"append the table to {DEFAULT_RESULTS.name}")
     args = parser.parse_args(argv)
     ensure_data_dir()
-    result = run(args.jobs)
+    result = run(args.jobs, web=args.web)
     text = markdown(result)
     print(text)
     if args.record:

@@ -154,3 +154,27 @@ def test_cli_commands_are_registered_and_submit_parses_like_train(tmp_path, monk
     assert "cancelled" in capsys.readouterr().out
     assert cli.main(["jobs", "--all", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["jobs"][0]["status"] == "cancelled"
+
+
+def test_watch_follows_a_job_to_its_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FMNIST_RUNS_DIR", str(tmp_path))
+    engine = Engine(EngineSettings(runs_root=tmp_path))
+    job = engine.submit(CONFIG, "ann", start_engine=False)
+    engine.book.write_state(job.job_id, JobState(status=JobStatus.RUNNING, run_id="r1", epoch=1, total_epochs=1,
+                                                 batch=4, steps_per_epoch=16))
+
+    def finish_later():
+        import time  # noqa: PLC0415
+
+        time.sleep(0.5)
+        engine.book.write_state(job.job_id, JobState(status=JobStatus.COMPLETED, run_id="r1", test_accuracy=0.75))
+
+    import threading  # noqa: PLC0415
+
+    threading.Thread(target=finish_later).start()
+    assert cli.main(["watch", job.job_id, "--interval", "0.1"]) == 0
+    captured = capsys.readouterr()
+    assert "4/16" in captured.err  # the progress bar was drawn while it ran
+    assert f"{job.job_id} completed run r1 test accuracy 0.7500" in captured.out
+    engine.book.write_state(job.job_id, JobState(status=JobStatus.FAILED, error="boom"))
+    assert cli.main(["watch", job.job_id]) == 1 and "boom" in capsys.readouterr().out
