@@ -21,7 +21,7 @@ from fmnist_core.engine import (
 )
 from fmnist_core.engine.admin import check_password, configured_password
 from fmnist_core.engine.display import jobs_table, progress_bar, where
-from fmnist_core.engine.records import JobState
+from fmnist_core.engine.records import JobBook, JobState
 from fmnist_core.errors import ConfigError
 
 from conftest import report_optimiser_config
@@ -178,3 +178,29 @@ def test_watch_follows_a_job_to_its_end(tmp_path, monkeypatch, capsys):
     assert f"{job.job_id} completed run r1 test accuracy 0.7500" in captured.out
     engine.book.write_state(job.job_id, JobState(status=JobStatus.FAILED, error="boom"))
     assert cli.main(["watch", job.job_id]) == 1 and "boom" in capsys.readouterr().out
+
+
+class _FakeRay:
+    def __init__(self, resources):
+        self.resources = resources
+
+    def cluster_resources(self):
+        return self.resources
+
+
+@pytest.mark.parametrize(("settings", "resources", "expected"), [
+    (dict(parallel=1), {"CPU": 2.0}, {"num_cpus": 2}),  # local, one at a time: the whole machine
+    (dict(parallel=2), {"CPU": 2.0}, {"num_cpus": 1}),
+    (dict(parallel=1, address="10.0.0.5:6379"), {"CPU": 64.0}, {"num_cpus": 1}),  # cluster default
+    (dict(parallel=1, address="10.0.0.5:6379"), {"CPU": 64.0, "GPU": 4.0}, {"num_cpus": 1, "num_gpus": 1}),
+])
+def test_a_job_asks_for_a_gpu_when_the_cluster_has_one(tmp_path, monkeypatch, settings, resources, expected):
+    pytest.importorskip("ray")
+    from fmnist_core.engine.daemon import Scheduler  # noqa: PLC0415
+
+    monkeypatch.delenv("FMNIST_ENGINE_JOB_CPUS", raising=False)
+    scheduler = Scheduler(EngineSettings(runs_root=tmp_path, **settings), JobBook(tmp_path))
+    scheduler.ray = _FakeRay(resources)
+    options = scheduler.job_resources()
+    assert {k: v for k, v in options.items() if k != "scheduling_strategy"} == expected
+    assert options["scheduling_strategy"] == "SPREAD"
