@@ -25,7 +25,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Subcommands defined in their own modules (fmnist_core/commands/): each has a light-weight
 # ``register(subparsers)`` that adds its parser with ``set_defaults(handler=function)``; the
 # handler takes the parsed arguments and returns the exit status. Heavy imports stay in handlers.
-COMMAND_MODULES: tuple[str, ...] = ("fmnist_core.commands.arch",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "fmnist_core.commands.arch",
+    "fmnist_core.commands.submit",
+    "fmnist_core.commands.jobs",
+    "fmnist_core.commands.cancel",
+    "fmnist_core.commands.watch",
+)
 
 
 GLOBAL_HELP = {
