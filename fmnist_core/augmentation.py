@@ -20,6 +20,7 @@ class AugmentationConfig:
     zoom: float = 0.0  # zoom factor in [1 - z, 1 + z]
     horizontal_flip: bool = False
     erasing: float = 0.0  # probability of erasing one random rectangle with noise (Zhong et al., 2017)
+    photometric: float = 0.0  # probability of a random gamma/contrast/brightness change of the garment (photos)
 
     def __post_init__(self) -> None:
         checks = {
@@ -28,6 +29,7 @@ class AugmentationConfig:
             "height_shift": (self.height_shift, 0.0, 0.5),
             "zoom": (self.zoom, 0.0, 0.9),
             "erasing": (self.erasing, 0.0, 1.0),
+            "photometric": (self.photometric, 0.0, 1.0),
         }
         for name, (value, low, high) in checks.items():
             if not low <= float(value) <= high:
@@ -42,6 +44,7 @@ class AugmentationConfig:
             or self.zoom
             or self.horizontal_flip
             or self.erasing
+            or self.photometric
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,6 +85,10 @@ def build_augmentation(config: AugmentationConfig, seed: int | None = None):
                 config.height_shift, config.width_shift, seed=layer_seed(4), **fill
             )
         )
+    if config.photometric:
+        from .photometric import photometric_layer  # noqa: PLC0415
+
+        layers.append(photometric_layer(config.photometric, seed=layer_seed(6)))
     if config.erasing:
         layers.append(random_erasing_layer(config.erasing, seed=layer_seed(5)))
     return keras.Sequential(layers, name="augmentation")

@@ -123,16 +123,16 @@ def render_photo(image: np.ndarray, rng: np.random.Generator) -> tuple[bytes, di
 
     # 1. the garment: product-photo lightness, coloured, shading kept
     garment_side = int(min(width, height) * rng.uniform(0.4, 0.8))
-    src = Image.fromarray(np.asarray(image, dtype=np.float32))
-    ink = np.asarray(src.resize((garment_side, garment_side), Image.Resampling.BICUBIC), np.float32) / 255.0
-    ink = np.clip(ink, 0.0, 1.0)
-    alpha = np.clip((ink - 0.02) / 0.1, 0.0, 1.0)
     # Edge pixels are dim in the dataset only because they are partly background: colour them like
-    # the cloth next to them (a grey dilation), so the garment gets no light rim.
-    size = 2 * max(1, garment_side // 28) + 1
-    nearby = np.asarray(Image.fromarray(ink).filter(ImageFilter.MaxFilter(size)), np.float32)
-    solid = np.clip(ink / 0.3, 0.0, 1.0)
-    ink = ink * solid + nearby * (1.0 - solid)
+    # the cloth next to them (a 3x3 grey dilation at 28x28), so the garment gets no light rim.
+    small = np.asarray(image, dtype=np.float32) / 255.0
+    nearby = np.asarray(Image.fromarray(small).filter(ImageFilter.MaxFilter(3)), np.float32)
+    solid = np.clip(small / 0.3, 0.0, 1.0)
+    tone = small * solid + nearby * (1.0 - solid)
+    size = (garment_side, garment_side)
+    ink = np.clip(np.asarray(Image.fromarray(small).resize(size, Image.Resampling.BICUBIC), np.float32), 0, 1)
+    alpha = np.clip((ink - 0.02) / 0.1, 0.0, 1.0)
+    ink = np.clip(np.asarray(Image.fromarray(tone).resize(size, Image.Resampling.BICUBIC), np.float32), 0, 1)
     lightness = 1.0 - ink  # the original product photo: garment dark where the dataset is bright
     grey = rng.random() < 0.15
     saturation = float(rng.uniform(0.0, 0.12) if grey else rng.uniform(0.3, 0.9))
