@@ -238,3 +238,34 @@ def test_photometric_layer_changes_only_the_garment() -> None:
     assert (augment_preview(image, AugmentationConfig(photometric=0.0), count=2) == image).all()
     with pytest.raises(ConfigError, match="photometric"):
         AugmentationConfig(photometric=1.5)
+
+
+# --------------------------------------------------------------------------- benchmark helpers
+
+
+def test_large_photo_jpeg_and_report_lines(real_dataset) -> None:
+    from benchmarks.inference_bench import (
+        LARGE_PHOTO_SIZE,
+        InferenceResult,
+        LatencySample,
+        make_large_photo_jpeg,
+        photo_lines,
+    )
+    from fmnist_core.photoset import PhotoSetScore
+
+    data = make_large_photo_jpeg(real_dataset.x_test[0])
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "JPEG" and image.size == LARGE_PHOTO_SIZE
+    result = preprocess_upload(data)
+    assert result.original.shape[1] <= 512 and result.model_input.shape == (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+    score = PhotoSetScore()
+    score.total[:] = 5
+    score.correct[:] = 4
+    score.refused[1] = 1
+    sample = LatencySample("x", [0.010, 0.012, 0.030])
+    inf = InferenceResult("m", 1, (600, 600), sample, sample, sample, sample, [1.0], 10, 0.9, 0, [],
+                          large_upload=sample, large_upload_bytes=len(data), photo_set=score, clean_set=score)
+    text = "\n".join(photo_lines(inf))
+    assert "4000x3000" in text and "p50 12.0 ms" in text
+    assert "top-1 80.00% of 50 photos, 1 refused" in text and "Trouser 80%" in text
