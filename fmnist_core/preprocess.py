@@ -698,7 +698,8 @@ def _pipeline(
     small = Image.fromarray(padded).resize(
         (IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS, box=box
     )
-    out = np.maximum(np.asarray(small, dtype=np.float32), 0.0)
+    # LANCZOS rings at sharp edges; the overshoot is not content, so it may not set the peak.
+    out = np.clip(np.asarray(small, dtype=np.float32), 0.0, float(crop_img.max()))
     out_peak = float(out.max())
     if not math.isfinite(out_peak) or out_peak <= 0.0:
         raise EmptyImageError(NO_GARMENT_MESSAGE)

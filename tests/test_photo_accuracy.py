@@ -13,8 +13,9 @@ from fmnist_core.photoset import generate_photos, score_photoset
 
 SLICE = 60
 SEED = 0
-# Measured on this slice with the shipped default model: see the test's assertion message. The floor
-# leaves room for a retrained default model; the benchmark's target for the whole set is 85%.
+# This slice with the shipped default model scored 86.7% (52 of 60, none refused) on 2026-12-01. The
+# floor leaves room for a retrained default model (about five more misses); the whole set's figure and
+# its target (85%) are the benchmark's.
 ACCURACY_FLOOR = 0.78
 
 
