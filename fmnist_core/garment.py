@@ -5,23 +5,26 @@ The steps, and why each is there (the upload pipeline in fmnist_core.preprocess 
 1. **Work in linear light.**  Light adds and shadows scale in linear RGB, not in the gamma-coded
    values a JPEG stores, so the comparisons below are ratios in linear light (a look-up table).
 2. **Fit the background from the border.**  The picture's outer band is mostly surface.  Each
-   colour channel is fitted there by a quadratic surface in x and y, so a planar gradient of
-   light and a vignette are part of the background, not of the garment.  The fit is repeated
-   without the band pixels that disagree with it, so a garment touching the edge does not
-   drag the background towards its own colour.
+   colour channel is fitted there, starting from the band's median colour, by a quadratic
+   surface in x and y (a planar gradient of light and a vignette are background, not garment)
+   when the agreeing band pixels cover all four sides, a plane when they cover three, else a
+   constant.  The fit is repeated without the band pixels that disagree with it, so a garment
+   touching the edge does not drag the background towards its own colour.  A small flare is
+   added to linear light first, so near-black surfaces do not turn noise into huge ratios.
 3. **Compare every pixel with its own background.**  Each pixel p is split into its
    brightness relative to the background there, k = <p, bg> / <bg, bg>, and its colour
    deviation r = |p - k bg| / |bg|.  A pink bag on a beige table has k near 1 but a large r;
    a black boot has a small k; a white shirt on wood a k above 1.  Thresholds come from the
    border's own noise (4 robust sigmas), with floors so JPEG blocking never counts.
-4. **Keep shadows out.**  A shadow is the background's own colour, darker: 0.25 <= k < 1 (0.25 in linear light is
-   about 0.53 in gamma-coded values) with
-   r below its threshold.  Those pixels are not garment, unless they are more than 60% as many
-   as the garment's (a shadow is a rim; that much "shadow" is a grey garment on a lighter
-   surface, which looks exactly like one) or nothing else is found.
-5. **Clean the mask.**  An opening removes specks of texture and noise, a closing bridges
-   thin gaps (sandal straps), components much smaller than the largest or far from it (a
-   blown highlight in a corner) are dropped, and holes are filled so a print the colour of the table stays part of the shirt.
+4. **Keep shadows out.**  A shadow is the background's own colour, darker: 0.25 <= k < 1
+   (0.25 in linear light is about 0.53 in gamma-coded values) with r below its threshold.
+   Those pixels are not garment, unless they are more than 60% as many as the garment's (a
+   shadow is a rim; that much "shadow" is a grey garment on a lighter surface, which looks
+   exactly like one) or nothing else is found.
+5. **Clean the mask** (photos only; a drawing keeps every stroke).  An opening removes specks
+   of texture and noise, a closing bridges thin gaps (sandal straps), components much smaller
+   than the largest or far from it (a blown highlight in a corner) are dropped, and holes are
+   filled so a print the colour of the table stays part of the shirt.
 6. **Stand the garment upright.**  Fashion-MNIST's garments are photographed straight; a
    phone photo is tilted.  The rotation (within +-20 degrees) whose bounding box of the mask is
    smallest is undone when it shrinks the box by at least 3% (a garment that is already
@@ -33,8 +36,8 @@ The steps, and why each is there (the upload pipeline in fmnist_core.preprocess 
    Values are stretched between the garment's own 2nd and 99.5th percentiles (its lightest part
    becomes the floor, as a product photo's lightest cloth is near white: 1.8 points better on
    the photo set than stretching from the surface's level), and the pixels that differ from
-   the surface get at least a floor, so a garment as light as the
-   surface is still a visible shape, as the dataset's white garments are (their median pixel
+   the surface get at least a floor, so a garment as light as the surface is still a visible
+   shape, as the dataset's white garments are (their median pixel
    is above 45 of 255).  Filled holes and bridged gaps keep their own tone: a sandal's gaps and
    a print the colour of the table stay dark, as they are in the dataset.
 """
