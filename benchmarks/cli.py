@@ -187,7 +187,8 @@ def run_inference(report, args, dataset, trained_default) -> None:
     model, source = load_inference_model(trained_default, log=log)
     calls = (50, 5, 1) if args.quick else (200, 20, 3)
     report.inference = measure(
-        model, source, dataset, upload_calls=calls[0], keras_calls=calls[1], test_set_repeats=calls[2], log=log
+        model, source, dataset, upload_calls=calls[0], keras_calls=calls[1], test_set_repeats=calls[2],
+        photo_count=100 if args.quick else 500, log=log,
     )
     inf = report.inference
     log(

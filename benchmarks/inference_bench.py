@@ -44,6 +44,11 @@ class InferenceResult:
     test_set_accuracy: float
     upload_true_label: int
     upload_top3: list[tuple[int, str, float]]
+    # Issue #14: a phone-sized photo's latency and the photo-like set's accuracy (None when not run).
+    large_upload: LatencySample | None = None  # 4000x3000 JPEG bytes -> top-3
+    large_upload_bytes: int = 0
+    photo_set: Any = None  # fmnist_core.photoset.PhotoSetScore on the photo-like set
+    clean_set: Any = None  # the same test images as clean product photos (make_user_jpeg)
 
     @property
     def test_set_median_seconds(self) -> float:
@@ -59,6 +64,58 @@ def make_user_jpeg(image: np.ndarray, side: int = 600, quality: int = 90) -> byt
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+LARGE_PHOTO_SIZE = (4000, 3000)
+PHOTO_SET_COUNT = 500
+PHOTO_SET_SEED = 0
+
+
+def make_large_photo_jpeg(image: np.ndarray, seed: int = 0, quality: int = 85) -> bytes:
+    """A phone-sized (4000x3000) photo-like JPEG of a test image: a photo-set rendering, upscaled, with grain."""
+    from PIL import Image, ImageOps  # noqa: PLC0415
+
+    from fmnist_core.photoset import render_photo  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    data, _ = render_photo(image, rng)
+    with Image.open(io.BytesIO(data)) as small:
+        upright = ImageOps.exif_transpose(small).convert("RGB")
+    big = np.asarray(upright.resize(LARGE_PHOTO_SIZE, Image.Resampling.BICUBIC), dtype=np.int16)
+    grain = rng.normal(0.0, 2.0, big.shape[:2])[..., None]  # sensor grain: phone JPEGs are not smooth
+    pixels = np.clip(big + np.round(grain), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def score_photo_sets(classify: Callable[[bytes], np.ndarray], dataset, count: int = PHOTO_SET_COUNT,
+                     seed: int = PHOTO_SET_SEED):
+    """(photo-like set score, clean product-photo score) on the same test images, both via the upload path."""
+    from fmnist_core.photoset import generate_photos, score_photoset  # noqa: PLC0415
+
+    samples = list(generate_photos(dataset.x_test, dataset.y_test, count, seed))
+    photos = score_photoset(((s.data, s.label) for s in samples), classify)
+    clean = score_photoset(
+        ((make_user_jpeg(dataset.x_test[s.test_index]), s.label) for s in samples), classify
+    )
+    return photos, clean
+
+
+def photo_lines(inf: InferenceResult) -> list[str]:
+    """Report lines for issue #14's figures (nothing when they were not measured)."""
+    lines = []
+    if inf.large_upload is not None:
+        w, h = LARGE_PHOTO_SIZE
+        lines.append(
+            f"{w}x{h} photo-like JPEG ({inf.large_upload_bytes:,} bytes) -> top-3: p50 {inf.large_upload.p50_ms:.1f} ms, "
+            f"p99 {inf.large_upload.p99_ms:.1f} ms over {len(inf.large_upload.seconds)} calls (target p50 <= 20 ms)"
+        )
+    if inf.photo_set is not None:
+        lines.append(f"photo-like set (python -m fmnist_core photoset, seed {PHOTO_SET_SEED}): {inf.photo_set.describe()}")
+    if inf.clean_set is not None:
+        lines.append(f"same test images as clean product photos: {inf.clean_set.describe()}")
+    return lines
 
 
 def load_inference_model(fallback=None, log: Callable[[str], None] = print) -> tuple[Any, str]:
@@ -98,6 +155,7 @@ def run_inference(
     upload_calls: int = 200,
     keras_calls: int = 20,
     test_set_repeats: int = 3,
+    photo_count: int = PHOTO_SET_COUNT,
     log: Callable[[str], None] = print,
 ) -> InferenceResult:
     from fmnist_core.inference import Predictor  # noqa: PLC0415
@@ -128,6 +186,19 @@ def run_inference(
         test_seconds.append(time.perf_counter() - start)
     accuracy = float((probabilities.argmax(axis=1) == dataset.y_test).mean())
     top3 = predictor.classify_bytes(data).top3
+
+    large = make_large_photo_jpeg(dataset.x_test[index])
+    for _ in range(3):
+        predictor.classify_bytes(large)
+    log(f"[inference] {LARGE_PHOTO_SIZE[0]}x{LARGE_PHOTO_SIZE[1]} JPEG: {len(large)} bytes; {upload_calls} calls")
+    large_upload = _time_calls(lambda: predictor.classify_bytes(large).top3, upload_calls, "4000x3000 -> top-3")
+    photo_set = clean_set = None
+    if photo_count:
+        log(f"[inference] photo-like set: {photo_count} photos and the same images as clean product photos")
+        photo_set, clean_set = score_photo_sets(
+            lambda d: predictor.classify_bytes(d).probabilities, dataset, photo_count
+        )
+        log(f"[inference] photo set {photo_set.describe()}; clean {clean_set.accuracy:.2%}")
     return InferenceResult(
         model_source=model_source,
         image_bytes=len(data),
@@ -141,4 +212,8 @@ def run_inference(
         test_set_accuracy=accuracy,
         upload_true_label=int(dataset.y_test[index]),
         upload_top3=top3,
+        large_upload=large_upload,
+        large_upload_bytes=len(large),
+        photo_set=photo_set,
+        clean_set=clean_set,
     )

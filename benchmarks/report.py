@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .inference_bench import photo_lines
 from .stats import speedup
 
 # Issue #5's targets (the only constants here: every measured figure comes from the run).
@@ -242,6 +243,7 @@ def inference_notes(report: BenchmarkReport) -> list[str]:
         f"model: {inf.model_source}; its test-set accuracy from predict_many: {fmt_pct(inf.test_set_accuracy)}",
         f"upload: test image 0 ({CLASS_NAMES[inf.upload_true_label]}), inverted to dark-on-light, upscaled to "
         f"{inf.image_size[0]}x{inf.image_size[1]}, JPEG {inf.image_bytes:,} bytes in memory; top-3: {top3}",
+        *photo_lines(inf),  # issue #14: 4000x3000 latency, photo-set accuracy per class
     ]
 
 

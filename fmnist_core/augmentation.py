@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .photometric import PHOTOMETRIC_HELP
 from .settings import check_settings, setting, settings_of
 
 
@@ -45,6 +46,8 @@ class AugmentationConfig:
                                     help="Mirror half of the images left to right.")
     erasing: float = setting(0.0, label="Random erasing (probability)", minimum=0.0, maximum=1.0, step=0.05,
                              group="augmentation", widget="slider", help=ERASING_HELP)
+    photometric: float = setting(0.0, label="Photometric (photos)", minimum=0.0, maximum=1.0, step=0.05,
+                                 group="augmentation", widget="slider", help=PHOTOMETRIC_HELP)
 
     def __post_init__(self) -> None:
         check_settings(self, owner="augmentation ")
@@ -92,6 +95,10 @@ def build_augmentation(config: AugmentationConfig, seed: int | None = None):
                 config.height_shift, config.width_shift, seed=layer_seed(4), **fill
             )
         )
+    if config.photometric:
+        from .photometric import photometric_layer  # noqa: PLC0415
+
+        layers.append(photometric_layer(config.photometric, seed=layer_seed(6)))
     if config.erasing:
         layers.append(random_erasing_layer(config.erasing, seed=layer_seed(5)))
     return keras.Sequential(layers, name="augmentation")

@@ -1,10 +1,32 @@
-"""Turn an uploaded image or a canvas drawing into a Fashion-MNIST style model input.
+"""Turn an uploaded photo or a canvas drawing into a Fashion-MNIST style model input.
 
-Fashion-MNIST garments are light on a black background, tightly cropped, and fill the
-28x28 frame in their long dimension.  A photo of a dark shirt on a white table looks
-nothing like that, so every input goes through the same steps: decode safely, flatten
-transparency, decide polarity from the border, crop to the object, pad to a square,
-resize, and stretch contrast.
+Fashion-MNIST garments are light on a black background, their folds, seams and prints kept as
+shading, tightly cropped, with the long side filling the 28x28 frame (the dataset trimmed each
+product photo, resized its longest edge to 28 and negated it).  A phone photo of a coloured
+shirt on a table looks nothing like that, so every input goes through the same steps, each
+there for a reason:
+
+1. **Decode safely and small.**  The format is judged by content, sizes by the header, and a
+   JPEG is decoded at the smallest DCT scale whose long side is at least DRAFT_MIN_SIDE (a
+   4000x3000 photo becomes 500x375 inside libjpeg: the cheapest thing to do with 12
+   megapixels).  The picture is then box-shrunk to at most WORK_MAX_SIDE for the work below.
+2. **Stand it the way the user sees it.**  Phones store pictures sideways with an EXIF
+   orientation tag; it is applied (ImageOps.exif_transpose) before anything looks at pixels.
+3. **Flatten transparency** onto the backdrop that contrasts with the content, so a drawing or a
+   cut-out garment has a plain surface around it.
+4. **Find the garment by colour and brightness** (fmnist_core.garment, steps 1-5 there): the
+   background is fitted from the picture's border with its gradient of light, the garment is
+   what differs from it in brightness or colour, shadows (the surface's own colour, darker)
+   stay out, specks are dropped and holes filled.  Only when nothing differs (a blank or almost
+   uniform picture) is the upload refused, with advice.  A user's crop limits the search.
+5. **Stand the garment upright** (garment step 6): a tilt of up to 20 degrees is undone, as
+   the dataset's garments are photographed straight.
+6. **Give it the dataset's look** (garment step 7): the garment's lightness relative to the
+   surface under the same light, negated, with shading kept and a small floor so a garment as
+   light as the surface still shows; everything outside the garment is black.
+7. **Crop, pad square, centre and scale as the dataset does**: the bounding box is centred in
+   a square whose side makes its long edge OBJECT_SIZE (28) pixels, resampled with LANCZOS,
+   and stretched so the brightest pixel is 1, as every Fashion-MNIST image's is 255.
 
 Uploads are untrusted.  The format is decided by the file's content, never by its name;
 sizes are checked from the header before any pixel is decoded; and every failure leaves
@@ -41,7 +63,12 @@ from fmnist_core.errors import (
 
 __all__ = [
     "ACCEPTED_FORMATS",
+    "CropBox",
+    "FULL_FRAME",
     "MAX_ASPECT_RATIO",
+    "MIN_CROP_FRACTION",
+    "NO_GARMENT_MESSAGE",
+    "OBJECT_SIZE",
     "PreprocessResult",
     "preprocess_canvas",
     "preprocess_upload",
@@ -58,10 +85,13 @@ MAX_ASPECT_RATIO: Final[float] = 50.0
 
 #: The ``original`` kept for display is shrunk to at most this side.
 DISPLAY_MAX_SIDE: Final[int] = 512
+#: JPEGs are decoded at the smallest DCT scale whose long side is at least this.
+DRAFT_MIN_SIDE: Final[int] = 384
 #: The pipeline itself runs on at most this side: plenty for a 28x28 result, and fast.
-WORK_MAX_SIDE: Final[int] = 256
-#: The object's long side fills this many pixels of the 28x28 frame (1 px margin each side).
-OBJECT_SIZE: Final[int] = IMAGE_SIZE - 2
+WORK_MAX_SIDE: Final[int] = 160
+#: The garment's long side fills this many pixels of the 28x28 frame, as in the dataset (its
+#: median garment spans all 28; a 26-pixel margin cost 3 points on the photo set).
+OBJECT_SIZE: Final[int] = IMAGE_SIZE
 
 #: Decoding needs memory that the pixel limit alone does not bound (PIL stores RGB as
 #: 4 bytes a pixel and converts RGBA to premultiplied form while resizing).  The estimated
@@ -98,13 +128,6 @@ _TRANSPARENCY_PEAK_BYTES_PER_PIXEL: Final[int] = 9
 # for RGB and RGBA); GIF frames are decoded through an extra palette/RGB copy (5.1).
 _FORMAT_EXTRA_BYTES_PER_PIXEL: Final[dict[str, int]] = {"WEBP": 12, "GIF": 4}
 
-# Background is estimated from the border; noise below this (0..255 scale) is ignored.
-_MIN_NOISE_FLOOR: Final[float] = 4.0
-# An image whose object is fainter than this above the background counts as blank.
-_MIN_CONTRAST: Final[float] = 12.0
-# Pixels dimmer than this fraction of the brightest object pixel do not extend the crop.
-_MASK_FRACTION: Final[float] = 0.15
-
 _MB: Final[int] = 1024 * 1024
 _LUMA: Final[np.ndarray] = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -136,10 +159,13 @@ class PreprocessResult:
     grayscale: np.ndarray  # uint8 HxW, light garment on black (after inversion)
     cropped: np.ndarray  # uint8 square crop around the object, padded like the output
     model_input: np.ndarray  # float32 (28, 28, 1) in [0, 1]
-    inverted: bool  # True when the input was dark-on-light and got inverted
+    inverted: bool  # True when the surface was light, so the garment's lightness got negated
+    mask: np.ndarray  # bool, the garment where it was found, at the work size (same aspect as original)
+    box: tuple[float, float, float, float]  # the garment's (left, top, right, bottom), fractions of original
+    crop: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # the user's crop it was searched in
 
     def __post_init__(self) -> None:
-        for name in ("original", "grayscale", "cropped", "model_input"):
+        for name in ("original", "grayscale", "cropped", "model_input", "mask"):
             getattr(self, name).setflags(write=False)
 
     def as_uint8(self) -> np.ndarray:
@@ -150,12 +176,17 @@ class PreprocessResult:
 # --------------------------------------------------------------------------- uploads
 
 
-def preprocess_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> PreprocessResult:
+def preprocess_upload(
+    data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, crop: CropBox | None = None
+) -> PreprocessResult:
     """Decode an uploaded file (PNG, JPEG, WebP, GIF by content) into model input.
 
+    crop, (left, top, right, bottom) as fractions of the upright picture, limits where the
+    garment is looked for (the user's fix when the automatic outline is wrong).
     Raises an ImageError subclass, never anything else, for every bad input:
     EmptyImageError, ImageTooLargeError, UnsupportedImageError or CorruptImageError.
     """
+    crop = _validate_crop(crop)
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
     if not isinstance(data, bytes):
@@ -172,7 +203,7 @@ def preprocess_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Prep
     fmt = _sniff_format(data)
     try:
         image = _decode(data, fmt)
-        display, lum = _image_to_arrays(image)
+        display, work = _image_to_arrays(image)
     except ImageError:
         raise
     except MemoryError as exc:
@@ -183,7 +214,7 @@ def preprocess_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Prep
         raise CorruptImageError(
             f"The {_format_label(fmt)} file is damaged or truncated and could not be decoded."
         ) from exc
-    return _pipeline(lum, display)
+    return _pipeline(work, display, crop)
 
 
 def _sniff_format(data: bytes) -> str:
@@ -285,11 +316,14 @@ def _decode(data: bytes, fmt: str) -> Image.Image:
     width, height = image.size  # Image.open stands on the first frame of animations
     _check_dimensions(width, height)
 
-    # JPEG can decode at 1/2, 1/4 or 1/8 scale; ask for just enough for the display copy.
+    # JPEG can decode at 1/2, 1/4 or 1/8 scale: ask for just enough for a display copy whose
+    # long side is at least DRAFT_MIN_SIDE (a 4000x3000 photo decodes at 500x375, the
+    # cheapest thing to do with 12 megapixels).
     coefficient_bytes = 0
     if fmt == "JPEG":
         coefficient_bytes = _jpeg_coefficient_bytes(image, data)
-        image.draft(None, (DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE))
+        scale = DRAFT_MIN_SIDE / max(width, height)
+        image.draft(None, (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
     _check_decode_budget(image, fmt, (width, height), coefficient_bytes)
 
     image.load()
@@ -425,14 +459,14 @@ def _shrink(image: Image.Image, max_side: int) -> Image.Image:
 
 
 def _image_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-    """Return (display uint8 L/RGB, work luminance float32 0..255) with alpha flattened.
+    """Return (display uint8 L/RGB, work uint8 L/RGB at most WORK_MAX_SIDE) with alpha flattened.
 
-    The work image is at most WORK_MAX_SIDE; the common L/RGB case stays in PIL for speed.
+    Colour is kept: the garment is found by colour as well as brightness.
     """
     mode = image.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
-        lum = _high_depth_to_float(np.asarray(image), mode)
-        return _to_uint8(lum), _shrink_array(lum, WORK_MAX_SIDE)
+        lum = _to_uint8(_high_depth_to_float(np.asarray(image), mode))
+        return lum, _to_uint8(_shrink_array(lum, WORK_MAX_SIDE))
     if mode in ("La", "RGBa"):
         image = image.convert(mode[:-1] + "A")
         mode = image.mode
@@ -440,16 +474,14 @@ def _image_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
         mode = "RGB"
     if mode in ("L", "RGB"):
-        work = _shrink(image if mode == "L" else image.convert("L"), WORK_MAX_SIDE)
-        return np.asarray(image), np.asarray(work, dtype=np.float32)
+        return np.asarray(image), np.asarray(_shrink(image, WORK_MAX_SIDE))
     arr = np.asarray(image)
     color = arr[..., :-1].astype(np.float32)
     alpha = arr[..., -1].astype(np.float32) / 255.0
     flat = _flatten_alpha(color, alpha)
-    gray = flat.shape[-1] == 1
-    display = _to_uint8(flat[..., 0] if gray else flat)
-    lum = flat[..., 0] if gray else flat @ _LUMA
-    return display, _shrink_array(lum, WORK_MAX_SIDE)
+    display = _to_uint8(flat[..., 0] if flat.shape[-1] == 1 else flat)
+    work = Image.fromarray(display)
+    return display, np.asarray(_shrink(work, WORK_MAX_SIDE))
 
 
 def _high_depth_to_float(arr: np.ndarray, mode: str) -> np.ndarray:
@@ -526,8 +558,8 @@ def preprocess_canvas(rgba: np.ndarray) -> PreprocessResult:
     # PIL shrinks RGBA with premultiplied alpha, so strokes keep their edges.
     image = _shrink(Image.fromarray(np.ascontiguousarray(pixels)), DISPLAY_MAX_SIDE)
     try:
-        display, lum = _image_to_arrays(image)
-        return _pipeline(lum, display)
+        display, work = _image_to_arrays(image)
+        return _pipeline(work, display, photo=False)
     except EmptyImageError as exc:
         raise EmptyImageError("Draw something first: no strokes found on the canvas.") from exc
 
@@ -574,44 +606,91 @@ def to_model_input(gray: np.ndarray) -> PreprocessResult:
         lum = arr.astype(np.float32) * 255.0
     else:
         lum = np.clip(arr.astype(np.float32), 0.0, 255.0)
-    return _pipeline(lum, _to_uint8(lum))
+    display = _to_uint8(lum)
+    return _pipeline(_to_uint8(_shrink_array(lum, WORK_MAX_SIDE)), display, photo=False)
 
 
-def _pipeline(lum: np.ndarray, display: np.ndarray) -> PreprocessResult:
-    """Polarity, crop, pad to square, resize and stretch: the Fashion-MNIST look."""
-    work = _shrink_array(lum, WORK_MAX_SIDE)  # no-op for callers that already shrank
+#: A user's crop: (left, top, right, bottom) as fractions of the upright picture.
+CropBox = tuple[float, float, float, float]
+FULL_FRAME: Final[CropBox] = (0.0, 0.0, 1.0, 1.0)
+#: The smallest crop side, as a fraction of the picture (a few work pixels at least).
+MIN_CROP_FRACTION: Final[float] = 0.05
 
-    # Polarity: the border is mostly background; a light background means dark-on-light.
-    border = _border_pixels(work)
-    background = float(np.median(border))
-    inverted = background > 127.5
-    if inverted:
-        work = 255.0 - work
-        border = 255.0 - border
-        background = 255.0 - background
-    grayscale = _to_uint8(work)
 
-    # Subtract the background level plus its noise (3 sigma from the border's MAD).
-    noise = 1.4826 * float(np.median(np.abs(border - background)))
-    floor = background + max(3.0 * noise, _MIN_NOISE_FLOOR)
-    fg = np.maximum(work - floor, 0.0)
-    peak = float(fg.max())
-    if peak < _MIN_CONTRAST:
-        raise EmptyImageError(
-            "No garment found: the image is almost uniform. Upload a picture of one "
-            "garment on a plain background."
+def _crop_slices(shape: tuple[int, ...], crop: CropBox) -> tuple[slice, slice]:
+    """Row and column slices of a (validated) fractional crop box on an array of this shape."""
+    h, w = shape[:2]
+    left, top, right, bottom = crop
+    x0, x1 = int(math.floor(left * w)), int(math.ceil(right * w))
+    y0, y1 = int(math.floor(top * h)), int(math.ceil(bottom * h))
+    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+    return slice(max(0, y0), min(h, y1)), slice(max(0, x0), min(w, x1))
+
+
+def _validate_crop(crop: CropBox | None) -> CropBox:
+    if crop is None:
+        return FULL_FRAME
+    try:
+        left, top, right, bottom = (float(v) for v in crop)
+    except (TypeError, ValueError) as exc:
+        raise UnsupportedImageError("The crop must be four numbers: left, top, right, bottom.") from exc
+    values = (left, top, right, bottom)
+    if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+        raise UnsupportedImageError("The crop's edges must be fractions of the picture between 0 and 1.")
+    if right - left < MIN_CROP_FRACTION or bottom - top < MIN_CROP_FRACTION:
+        raise UnsupportedImageError(
+            f"The crop is too small: each side must be at least {MIN_CROP_FRACTION:.0%} of the picture."
         )
+    return values
 
-    y0, y1, x0, x1 = _object_bbox(fg >= _MASK_FRACTION * peak)
-    crop = fg[y0:y1, x0:x1]
-    ch, cw = crop.shape
+
+NO_GARMENT_MESSAGE: Final[str] = (
+    "No garment found: the picture looks almost uniform. Try a photo where the garment fills "
+    "more of the frame, on a plain surface that differs from it in colour or brightness, or "
+    "narrow the crop around it."
+)
+
+
+def _pipeline(
+    work: np.ndarray, display: np.ndarray, crop: CropBox | None = None, *, photo: bool = True
+) -> PreprocessResult:
+    """Find the garment, give it Fashion-MNIST's look, crop, pad square and resize (module docstring).
+
+    photo=False (the canvas, arrays) keeps every stroke: no denoising, no tilt correction.
+    """
+    from .garment import NoGarmentFound, fashion_intensity, find_garment, upright_angle  # noqa: PLC0415
+
+    crop = _validate_crop(crop)
+    rows, cols = _crop_slices(work.shape, crop)
+    region = work[rows, cols]
+    try:
+        found = find_garment(region, photo=photo)
+    except NoGarmentFound:
+        raise EmptyImageError(NO_GARMENT_MESSAGE) from None
+    look = fashion_intensity(found)
+    full = np.zeros(work.shape[:2], np.float32)
+    full[rows, cols] = look
+    mask = np.zeros(work.shape[:2], bool)
+    mask[rows, cols] = found.mask
+
+    y0, y1, x0, x1 = _object_bbox(mask)
+    box_found = (x0 / mask.shape[1], y0 / mask.shape[0], x1 / mask.shape[1], y1 / mask.shape[0])
+    angle = upright_angle(found.mask) if photo else 0.0
+    upright = full
+    if angle:
+        upright = np.asarray(
+            Image.fromarray(full).rotate(angle, Image.Resampling.BILINEAR, expand=True), dtype=np.float32
+        )
+        y0, y1, x0, x1 = _object_bbox(upright > 0.05)
+    crop_img = upright[y0:y1, x0:x1]
+    ch, cw = crop_img.shape
     side = max(ch, cw)
 
     # Pad generously, then sample a square box centred on the object whose side makes the
     # object's long edge OBJECT_SIZE pixels out of IMAGE_SIZE.  Float box = exact centring.
     pad = side
     padded = np.zeros((ch + 2 * pad, cw + 2 * pad), dtype=np.float32)
-    padded[pad : pad + ch, pad : pad + cw] = crop
+    padded[pad : pad + ch, pad : pad + cw] = crop_img
     half = side * IMAGE_SIZE / OBJECT_SIZE / 2.0
     cy = pad + ch / 2.0
     cx = pad + cw / 2.0
@@ -619,23 +698,25 @@ def _pipeline(lum: np.ndarray, display: np.ndarray) -> PreprocessResult:
     small = Image.fromarray(padded).resize(
         (IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS, box=box
     )
-    out = np.maximum(np.asarray(small, dtype=np.float32), 0.0)
+    # LANCZOS rings at sharp edges; the overshoot is not content, so it may not set the peak.
+    out = np.clip(np.asarray(small, dtype=np.float32), 0.0, float(crop_img.max()))
     out_peak = float(out.max())
     if not math.isfinite(out_peak) or out_peak <= 0.0:
-        raise EmptyImageError("No garment found in the image.")
+        raise EmptyImageError(NO_GARMENT_MESSAGE)
     out = np.clip(out / out_peak, 0.0, 1.0).astype(np.float32)
 
     top, left = int(math.floor(cy - half)), int(math.floor(cx - half))
     size = max(1, int(math.ceil(2 * half)))
     square = padded[top : top + size, left : left + size]
-    cropped = _to_uint8(square * (255.0 / peak))
-
     return PreprocessResult(
         original=np.ascontiguousarray(display),
-        grayscale=grayscale,
-        cropped=cropped,
+        grayscale=_to_uint8(full * 255.0),
+        cropped=_to_uint8(square * 255.0),
         model_input=out[..., None],
-        inverted=bool(inverted),
+        inverted=not found.dark_background,
+        mask=mask,
+        box=box_found,
+        crop=crop,
     )
 
 
@@ -646,13 +727,6 @@ def _shrink_array(lum: np.ndarray, max_side: int) -> np.ndarray:
     if factor <= 1:
         return lum
     return np.asarray(Image.fromarray(lum).reduce(factor), dtype=np.float32)
-
-
-def _border_pixels(img: np.ndarray) -> np.ndarray:
-    """The one-pixel frame of the image (the whole image when it is tiny)."""
-    if img.shape[0] <= 2 or img.shape[1] <= 2:
-        return img.ravel()
-    return np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])
 
 
 def _object_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:

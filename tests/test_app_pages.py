@@ -468,6 +468,34 @@ def test_classify_upload_shows_model_input_and_prediction(at):
     assert any("This image cannot be classified" in e.value for e in at.error)
 
 
+def test_classify_photo_outline_and_crop_sliders(at):
+    """Issue #14: the photo is shown with the found outline; narrowing the crop re-classifies at once."""
+    from PIL import Image
+
+    from fmnist_core.data import load_dataset
+
+    boot = load_dataset().x_test[0]
+    photo = np.full((300, 600, 3), (205, 190, 170), np.uint8)  # a beige table
+    garment = np.kron(boot, np.ones((8, 8), np.uint8))[8:216, 8:216]
+    photo[40:248, 30:238] = np.where(garment[..., None] > 30, (150, 40, 60), photo[40:248, 30:238])
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="JPEG", quality=80)
+    open_page(at, "classify")
+    at.file_uploader(key="cl_upload").set_value(("boot.jpg", buffer.getvalue(), "image/jpeg"))
+    at.run()
+    no_errors(at)
+    assert any("Outlined" in c.value for c in at.caption)
+    horizontal = next(s for s in at.slider if s.label.startswith("Left and right"))
+    horizontal.set_value((0, 50)).run()
+    no_errors(at)
+    assert any("Framed: your crop." in c.value for c in at.caption)
+    assert any(m.value.startswith("### Prediction: ") for m in at.markdown)
+    horizontal = next(s for s in at.slider if s.label.startswith("Left and right"))
+    horizontal.set_value((60, 100)).run()  # only the empty table
+    assert not at.exception
+    assert any("No garment found" in e.value for e in at.error)
+
+
 def test_classify_drawing_path_through_the_page_function(app_env):
     """The Draw tab calls ui.classify.classify_drawing on the canvas' RGBA pixels; AppTest cannot draw."""
     from fmnist_core.errors import EmptyImageError

@@ -39,6 +39,7 @@ from fmnist_core.errors import (
 )
 from fmnist_core.preprocess import (
     MAX_ASPECT_RATIO,
+    OBJECT_SIZE,
     PreprocessResult,
     preprocess_canvas,
     preprocess_upload,
@@ -153,7 +154,7 @@ def _check_png16(result: PreprocessResult) -> None:
     assert result.original.dtype == np.uint8
     assert abs(int(result.original[0, 0]) - round(60000 / 257)) <= 1
     height, width = object_extent(result)
-    assert height == pytest.approx(26, abs=1) and width == pytest.approx(13, abs=2)
+    assert height == pytest.approx(OBJECT_SIZE, abs=1) and width == pytest.approx(13 * OBJECT_SIZE / 26, abs=2)
 
 
 def _cmyk_jpeg() -> bytes:
@@ -539,7 +540,7 @@ def test_fashion_mnist_like_array_passes_through_to_model_input() -> None:
     result = to_model_input(sample)
     assert not result.inverted
     assert_model_input(result)
-    assert object_extent(result) == (pytest.approx(26, abs=1), pytest.approx(12, abs=1))
+    assert object_extent(result) == (pytest.approx(OBJECT_SIZE, abs=1), pytest.approx(12 * OBJECT_SIZE / 26, abs=1))
 
 
 def test_off_centre_object_is_centred() -> None:
@@ -552,7 +553,7 @@ def test_off_centre_object_is_centred() -> None:
 def test_aspect_ratio_is_kept_and_long_side_fills_frame() -> None:
     image = garment((400, 400), (190, 80, 209, 319))  # 20 wide, 240 tall
     height, width = object_extent(preprocess_upload(encode(image, "PNG")))
-    assert height == pytest.approx(26, abs=1)
+    assert height == pytest.approx(OBJECT_SIZE, abs=1)
     assert 1 <= width <= 4
     assert height > 5 * width
 
@@ -562,7 +563,7 @@ def test_isolated_noise_does_not_move_the_crop() -> None:
     image.putpixel((5, 5), 0)  # one black speck far from the garment
     result = preprocess_upload(encode(image, "PNG"))
     assert centre_of_mass(result) == (pytest.approx(14.0, abs=0.5), pytest.approx(14.0, abs=0.5))
-    assert object_extent(result)[0] == pytest.approx(26, abs=1)
+    assert object_extent(result)[0] == pytest.approx(OBJECT_SIZE, abs=1)
 
 
 @pytest.mark.parametrize("action", ["error", "ignore"])
@@ -638,7 +639,7 @@ def test_canvas_light_strokes_on_black() -> None:
     result = preprocess_canvas(canvas)
     assert not result.inverted
     assert_model_input(result)
-    assert object_extent(result)[0] == pytest.approx(26, abs=1)
+    assert object_extent(result)[0] == pytest.approx(OBJECT_SIZE, abs=1)
     assert result.original.dtype == np.uint8
 
 

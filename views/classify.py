@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist_core.errors import EmptyImageError, FmnistError
-from ui.classify import UPLOAD_TYPES, classify_drawing, classify_upload, render_classification
+from ui.classify import UPLOAD_TYPES, classify_drawing, classify_upload, crop_sliders, render_classification
 from ui.layout import format_percent, guarded, no_model_notice, page_header, show_error
 from ui.state import active_run
 
@@ -75,11 +75,13 @@ with guarded():
             "Upload an image of one garment (PNG, JPEG, WebP or GIF, up to 5 MB)", type=UPLOAD_TYPES, key="cl_upload"
         )
         if upload is None:
-            st.info("Upload a photo of a single garment, ideally on a plain background.", icon=":material/upload:")
+            st.info("Upload a photo of a single garment lying on a surface that differs from it in colour or "
+                    "brightness (a table, a bed, a floor).", icon=":material/upload:")
         else:
+            crop = crop_sliders(f"cl_crop_{upload.file_id}")  # new file, fresh sliders
             try:
-                result = classify_upload(run, upload.getvalue())
+                result = classify_upload(run, upload.getvalue(), crop)
             except FmnistError as exc:
                 show_error(exc)
             else:
-                render_classification(result, key="cl_upload")
+                render_classification(result, key="cl_upload", outline=True)
