@@ -435,3 +435,43 @@ def test_test_monitor_can_end_the_run_at_the_target(synthetic_dataset, tmp_store
     assert result.status == "stopped"
     assert result.history["monitor_epochs"] == [0.25]
     assert tmp_store.get(result.run.run_id).epochs_completed == 0
+
+
+# ------------------------------------------------------------------ every preset learns (issue 11 item 1)
+# Each preset trained 1 epoch on 2,000 stratified real images (16 steps at batch 128, 32 at the seed's 64).
+# Before batch norm was recalibrated for the saved weights, `default` and `best` ended at chance (10.0%)
+# with 73% training accuracy. Measured after the fix on 2 cores of an Intel Xeon (AVX-512, AMX; under
+# load): default 0.701, best 0.651, seed 0.556 (no batch norm; the report's Adam at 1e-3 on 32 augmented
+# batches is simply slow). The floors are far above chance (0.10) with a few points of margin.
+PRESET_FLOORS = {"seed": 0.50, "default": 0.60, "best": 0.58}
+# A run's recorded scores and a fresh evaluation of its saved model may differ by at most this.
+AGREEMENT = 0.003
+
+
+def test_preset_floors_cover_every_preset():
+    assert set(PRESET_FLOORS) == set(PRESETS)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=[pytest.mark.slow] if name == "best" else []) for name in sorted(PRESETS)]
+)
+def test_every_preset_learns_in_one_epoch_and_its_scores_match_the_saved_model(name, real_dataset, tmp_store):
+    from fmnist_core.data import stratified_split
+    from fmnist_core.evaluation import evaluate_model
+
+    config = preset(name).with_changes(epochs=1, train_limit=2000)
+    result = train(config, dataset=real_dataset, store=tmp_store)
+    assert result.status == "completed"
+    assert result.test_accuracy >= PRESET_FLOORS[name], f"{name}: test accuracy {result.test_accuracy:.4f}"
+
+    model = tmp_store.load_model(result.run.run_id)
+    fresh_test = evaluate_model(model, real_dataset.x_test, real_dataset.y_test).accuracy
+    assert abs(fresh_test - result.test_accuracy) <= AGREEMENT
+    if config.validation == "test":
+        x_val, y_val = real_dataset.x_test, real_dataset.y_test
+    else:
+        split = stratified_split(real_dataset.x_train, real_dataset.y_train)
+        x_val, y_val = split.x_val, split.y_val
+    fresh_val = evaluate_model(model, x_val, y_val).accuracy
+    recorded_val = result.history["val_accuracy"][-1]
+    assert abs(fresh_val - recorded_val) <= AGREEMENT, f"{name}: validation {recorded_val:.4f} vs fresh {fresh_val:.4f}"
