@@ -196,7 +196,9 @@ def run_recipe(
     import keras  # noqa: PLC0415
 
     from fmnist_core.models import describe  # noqa: PLC0415
-    from fmnist_core.training import EpochEnd, TestMonitor, TrainingStarted, prepare_data, train  # noqa: PLC0415
+    from fmnist_core.training import EpochEnd, TrainingStarted, prepare_data, train  # noqa: PLC0415
+
+    from .monitor import TestMonitor  # noqa: PLC0415
 
     summary = describe(config.architecture)
     train_images = len(prepare_data(config, dataset)[1])
@@ -221,7 +223,7 @@ def run_recipe(
 
     monitor = TestMonitor(every_images=CHECKPOINT_IMAGES, until_accuracy=THRESHOLD)
     result = train(config, dataset=dataset, store=store, listener=listener, command=f"benchmarks {name}",
-                   monitor=monitor)
+                   callbacks=[monitor])
     model = store.load_model(result.run.run_id)
     recipe = RecipeResult(
         name=name,

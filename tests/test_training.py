@@ -304,89 +304,70 @@ def test_failure_is_recorded_and_releases_the_lock(synthetic_dataset, tmp_store)
         pass
 
 
-# ------------------------------------------------------------------ weight EMA and test monitoring
-def test_warm_up_ema_grows_the_momentum_with_the_step():
-    """The EMA follows min(momentum, (1 + t) / (10 + t)): early averages track the trained weights
-    instead of keeping most of the random initial ones (Keras' plain EMA uses 0.99 from step 2)."""
+# ------------------------------------------------------------------ weight average
+def test_weight_average_grows_its_momentum_with_the_step_and_swaps_cleanly():
+    """The average follows min(momentum, (1 + t) / (10 + t)): early averages track the trained weights
+    instead of keeping most of the random initial ones (Keras' plain EMA uses 0.99 from step 2). It is
+    kept by a callback (no private Keras attribute), put into the model for evaluation and taken out."""
     import keras
 
-    from fmnist_core.training import warm_up_ema
+    from fmnist_core.training.callbacks import WeightAverage, ema_momentum_at
 
-    variable = keras.Variable(np.zeros(3, dtype=np.float32))
-    optimizer = keras.optimizers.SGD(learning_rate=1.0, use_ema=True, ema_momentum=0.99)
-    warm_up_ema(optimizer)
-    optimizer.build([variable])
-    gradients = [np.array([-1.0, 2.0, 0.5], dtype=np.float32) * (step + 1) for step in range(30)]
-    value, average = np.zeros(3), np.zeros(3)
-    for step, gradient in enumerate(gradients):
-        optimizer.apply_gradients([(gradient, variable)])
-        value = value - gradient
-        momentum = min(0.99, (1 + step) / (10 + step))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    callback = WeightAverage(0.99, np.zeros((0, 28, 28), np.uint8))
+    callback.set_model(model)
+    callback.on_train_begin()
+    value, average = np.zeros((3, 1)), np.zeros((3, 1))
+    for step in range(30):
+        value = value + np.array([[-1.0], [2.0], [0.5]]) * (step + 1)
+        model.layers[0].kernel.assign(value)
+        callback.on_train_batch_end(step)
+        momentum = ema_momentum_at(0.99, step)
         average = momentum * average + (1 - momentum) * value
-    np.testing.assert_allclose(variable.numpy(), value, rtol=1e-6)
-    np.testing.assert_allclose(optimizer._model_variables_moving_average[0].numpy(), average, rtol=1e-5)
+    assert ema_momentum_at(0.99, 0) == pytest.approx(0.1) and ema_momentum_at(0.99, 10_000) == 0.99
     # Keras' own rule would still hold 0.99 ** 29 = 75% of the initial zeros here.
     assert np.abs(average - value).max() < 0.2 * np.abs(value).max()
+    callback.use_averaged()
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), average, rtol=1e-5)
+    callback.use_raw()
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), value, rtol=1e-6)
+    with callback.evaluated():
+        np.testing.assert_allclose(model.layers[0].kernel.numpy(), average, rtol=1e-5)
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), value, rtol=1e-6)
 
 
-class _SlowPredictions:
-    """Wraps predict_probabilities with a fixed delay, to show the checks are kept off the clock."""
+def test_the_training_code_touches_no_private_keras_attribute():
+    import pathlib
 
-    delay = 0.25
-
-    def __init__(self, real) -> None:
-        self.real = real
-        self.calls = 0
-
-    def __call__(self, *args, **kwargs):
-        import time
-
-        self.calls += 1
-        time.sleep(self.delay)
-        return self.real(*args, **kwargs)
-
-
-def test_test_monitor_checks_every_n_images_off_the_clock(synthetic_dataset, tmp_store, monkeypatch):
     import fmnist_core.training as training
-    from fmnist_core.training import TestMonitor
 
-    slow = _SlowPredictions(training.predict_probabilities)
-    monkeypatch.setattr(training, "predict_probabilities", slow)
-    # 20 steps of 50 images per epoch: a check every 250 images is due after steps 5, 10 and 15,
-    # and the epoch end (validated on the test set here) gives the fourth.
-    result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
-                   monitor=TestMonitor(every_images=250))
-    history = result.history
-    assert history["monitor_epochs"] == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
-    assert slow.calls == 6  # the epoch-end checks reuse the validation accuracy on the test set
-    assert history["test_accuracy"] == history["val_accuracy"]
-    assert [history["monitor_test_accuracy"][i] for i in (3, 7)] == history["test_accuracy"]
-    seconds = history["monitor_seconds"]
-    assert all(later > earlier for earlier, later in zip(seconds, seconds[1:]))
-    assert seconds[-1] == pytest.approx(sum(history["train_seconds"]))
-    # The 6 x 0.25 s of checks are in the fit's wall time but not on the training clock.
-    assert result.run.meta["train_seconds"] - sum(history["seconds"]) >= 6 * slow.delay * 0.95
+    for path in pathlib.Path(training.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        for private in ("_trainable_variables", "_model_variables_moving_average", "_update_model_variables",
+                        "_flatten_layers", "types.MethodType"):
+            assert private not in text, f"{path.name} uses {private}"
 
 
-def test_test_monitor_stops_mid_epoch_checks_once_the_target_is_reached(synthetic_dataset, tmp_store):
-    from fmnist_core.training import TestMonitor
+def test_batch_norm_recalibration_gives_the_statistics_of_the_images():
+    import keras
 
-    result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
-                   monitor=TestMonitor(every_images=250, until_accuracy=0.0))
-    assert result.history["monitor_epochs"] == [0.25, 1.0, 2.0]
+    from fmnist_core.training.batchnorm import batch_norm_layers, recalibrate_batch_norm
 
-
-def test_test_monitor_does_not_change_training(synthetic_dataset, tmp_path):
-    """Mid-epoch checks swap the EMA weights in and out: the trained weights must come back exactly."""
-    from fmnist_core.training import TestMonitor
-
-    config = SYNTHETIC_CONFIG.with_changes(ema_momentum=0.9, optimizer="adamw", weight_decay=1e-4)
-    histories = []
-    for name, monitor in (("plain", None), ("monitored", TestMonitor(every_images=100))):
-        store = RunStore(tmp_path / name, pretrained_dir=None)
-        histories.append(train(config, dataset=synthetic_dataset, store=store, monitor=monitor).history)
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-6, atol=0, err_msg=key)
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    outputs = keras.layers.Dropout(0.5)(keras.layers.Dense(10)(x))
+    model = keras.Model(inputs, outputs)
+    images = np.random.default_rng(0).integers(0, 256, (600, 28, 28), dtype=np.uint8)
+    (layer,) = batch_norm_layers(model)
+    assert recalibrate_batch_norm(model, images, batch_size=200)
+    pixels = images.reshape(600, -1) / 255.0
+    np.testing.assert_allclose(layer.moving_mean.numpy(), pixels.mean(axis=0), rtol=1e-4, atol=1e-5)
+    batch_vars = np.mean([pixels[i : i + 200].var(axis=0) for i in range(0, 600, 200)], axis=0)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), batch_vars, rtol=1e-3, atol=1e-5)
+    assert layer.momentum == 0.9 and model.layers[-1].rate == 0.5  # restored
+    assert not recalibrate_batch_norm(keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]), images)
 
 
 # ------------------------------------------------------------------ learning-rate schedule
@@ -424,17 +405,6 @@ def test_a_compiled_model_with_the_schedule_saves_and_loads_in_safe_mode(tmp_pat
     restored = loaded.optimizer._learning_rate
     assert isinstance(restored, WarmupCosine) and restored.get_config() == schedule.get_config()
     assert int(loaded.optimizer.iterations) == 1
-
-
-def test_test_monitor_can_end_the_run_at_the_target(synthetic_dataset, tmp_store):
-    """benchmarks.race stops each recipe at its first check at the target accuracy."""
-    from fmnist_core.training import TestMonitor
-
-    result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
-                   monitor=TestMonitor(every_images=250, until_accuracy=0.0, stop_when_reached=True))
-    assert result.status == "stopped"
-    assert result.history["monitor_epochs"] == [0.25]
-    assert tmp_store.get(result.run.run_id).epochs_completed == 0
 
 
 # ------------------------------------------------------------------ every preset learns (issue 11 item 1)
