@@ -217,9 +217,10 @@ _TINY_RUN_CACHE: dict[str, Path] = {}
 
 
 def app_store(runs_dir: str | Path):
-    """The RunStore the app will use for this runs folder (same shipped-default rule as ui/state.py)."""
+    """The RunStore the app will use for this runs folder (ui/state.run_store: the same shipped-default
+    folder from fmnist_core.constants, without importing the Streamlit layer)."""
+    from fmnist_core.constants import pretrained_dir  # noqa: PLC0415
     from fmnist_core.runs import RunStore  # noqa: PLC0415
-    from ui.state import pretrained_dir  # noqa: PLC0415 - the app's own rule, so the two agree
 
     return RunStore(runs_dir, pretrained_dir=pretrained_dir())
 
@@ -236,15 +237,13 @@ def ensure_active_model(runs_dir: str | Path, *, copy_run_from: str | Path | Non
     With the shipped default model present (fmnist_core/pretrained/default) that is it. Otherwise the
     run folder copy_run_from is copied in, or a tiny model (TINY_MODEL) is trained once per process.
     """
-    from ui.state import default_active_run  # noqa: PLC0415
-
-    run = default_active_run(app_store(runs_dir))
+    run = app_store(runs_dir).default_active_run()
     if run is not None:
         return run
     source = Path(copy_run_from) if copy_run_from is not None else _tiny_run()
     Path(runs_dir).mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, Path(runs_dir) / source.name, dirs_exist_ok=True)
-    run = default_active_run(app_store(runs_dir))
+    run = app_store(runs_dir).default_active_run()
     if run is None:
         raise RuntimeError(f"the run copied from {source} is not one the app can use as its active model")
     return run

@@ -143,7 +143,7 @@ def _cmd_train(args) -> int:
     result = train(config, store=_store(args), listener=TerminalProgress(), stop_event=stop,
                    command="python -m fmnist_core " + " ".join(sys.argv[1:]))
     print(result.run.run_id)
-    return 0 if result.status in {"completed", "stopped"} else 1
+    return 0 if result.status.ended_with_a_model else 1
 
 
 def _cmd_resume(args) -> int:
@@ -184,13 +184,11 @@ def _cmd_runs(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from .data import load_dataset  # noqa: PLC0415
-    from .evaluation import evaluate_run  # noqa: PLC0415
+    from .evaluation import cached_predictions  # noqa: PLC0415
 
     store = _store(args)
     run = store.get(args.run_id)
-    data = load_dataset()
-    result = evaluate_run(run, lambda: store.load_model(args.run_id), data.x_test, data.y_test,
-                          data.source.md5.get("t10k-images-idx3-ubyte.gz", ""))
+    result = cached_predictions(run, store, load_dataset())
     summary = result.summary()
     if args.json:
         print(json.dumps({"run_id": args.run_id, **summary}, indent=2))

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from fmnist_core.errors import TrainingBusyError
-from fmnist_core.jobs import JOB_MANAGER, JobManager
+from fmnist_core.jobs import ACTIVE_JOB_STATUSES, JOB_MANAGER, JobManager, JobStatus
+from fmnist_core.runs import RunStatus
 
 from conftest import report_optimiser_config
 
@@ -27,8 +28,16 @@ def wait_for(predicate, manager: JobManager, timeout: float = 120.0):
     pytest.fail(f"condition not reached within {timeout}s; last snapshot: {manager.snapshot()}")
 
 
-def test_module_has_one_shared_manager():
-    assert isinstance(JOB_MANAGER, JobManager)
+def test_job_statuses_and_the_one_active_set():
+    """The active set (which holds the server's one training slot) is defined once, and a run's end
+    state maps onto the job's; a status the job does not know ends it as failed."""
+    assert ACTIVE_JOB_STATUSES == {JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING}
+    assert [s for s in JobStatus if s.active] == [JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING]
+    assert JobStatus.of_run(RunStatus.COMPLETED) is JobStatus.COMPLETED
+    assert JobStatus.of_run(RunStatus.STOPPED) is JobStatus.STOPPED
+    assert JobStatus.of_run(RunStatus.INTERRUPTED) is JobStatus.FAILED
+    assert JobStatus.RUNNING == "running" and str(JobStatus.STOPPING) == "stopping"  # as stored and shown
+    assert JOB_MANAGER.snapshot() is None or JOB_MANAGER.snapshot().status in set(JobStatus)
 
 
 def test_job_runs_reports_progress_refuses_a_second_and_stops(synthetic_dataset, tmp_store):
@@ -93,3 +102,23 @@ def test_job_that_fails_before_creating_a_run(synthetic_dataset, tmp_path):
     manager.start(LONG_CONFIG, store=RunStore(not_a_folder, pretrained_dir=None), dataset=synthetic_dataset)
     final = manager.wait(timeout=60)
     assert final.status == "failed" and final.error and final.run_id is None
+
+
+def test_live_curve_gets_a_point_every_few_seconds_and_at_each_epoch_end():
+    from fmnist_core.jobs import CURVE_POINT_SECONDS, _Job
+    from fmnist_core.training import BatchProgress
+
+    job = _Job(1, None)
+
+    def batch(epoch, index, seconds):
+        return BatchProgress(epoch=epoch, batch=index, steps_per_epoch=10, loss=1.0, accuracy=0.5,
+                             elapsed_seconds=seconds, eta_seconds=None, running_loss=2.0 - seconds / 10,
+                             running_accuracy=seconds / 10)
+
+    for index, seconds in enumerate((0.2, 0.4, CURVE_POINT_SECONDS + 0.3, CURVE_POINT_SECONDS + 0.5), start=1):
+        job.add_curve_point(batch(1, index, seconds))
+    job.add_curve_point(batch(1, 10, CURVE_POINT_SECONDS + 0.6))  # the epoch's last batch: always a point
+    assert job.batch_curve["epoch"] == [0.1, 0.3, 1.0]
+    assert job.batch_curve["loss"] == pytest.approx([1.98, 2.0 - (CURVE_POINT_SECONDS + 0.3) / 10,
+                                                     2.0 - (CURVE_POINT_SECONDS + 0.6) / 10])
+    assert len(job.batch_curve["accuracy"]) == 3

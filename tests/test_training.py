@@ -147,8 +147,13 @@ def test_one_epoch_on_3000_real_images_learns_and_reports_progress(real_dataset,
     batches = recorder.of(BatchProgress)
     assert [b.batch for b in batches] == list(range(1, steps + 1))  # report_every_s=0: every batch
     assert all(b.epoch == 1 and b.steps_per_epoch == steps for b in batches)
-    assert all(math.isfinite(b.loss) and 0 <= b.accuracy <= 1 and b.eta_seconds >= 0 for b in batches)
-    assert batches[-1].eta_seconds == 0
+    assert all(math.isfinite(b.loss) and 0 <= b.accuracy <= 1 for b in batches)
+    assert all(math.isfinite(b.running_loss) and 0 <= b.running_accuracy <= 1 for b in batches)
+    # The first batches (tracing included) give no estimate; after that it is never 0 while the
+    # validation pass and the final evaluation remain, even at the last batch.
+    assert batches[0].eta_seconds is None
+    assert all(b.eta_seconds is None or b.eta_seconds > 0 for b in batches)
+    assert batches[-1].eta_seconds is not None and batches[-1].eta_seconds > 0
     (epoch_end,) = recorder.of(EpochEnd)
     assert epoch_end.epoch == 1
     assert set(epoch_end.metrics) >= {"loss", "accuracy", "val_loss", "val_accuracy", "seconds", "cpu_seconds"}
@@ -407,6 +412,39 @@ def test_a_compiled_model_with_the_schedule_saves_and_loads_in_safe_mode(tmp_pat
     assert int(loaded.optimizer.iterations) == 1
 
 
+# ------------------------------------------------------------------ live progress (issue 11 item 6)
+def test_running_mean_recovers_batch_values_and_smooths_them():
+    from fmnist_core.training.callbacks import RunningMean
+
+    batch_values = [2.0, 1.0, 1.5, 0.5]
+    means = np.cumsum(batch_values) / np.arange(1, 5)  # what Keras logs: the epoch's mean so far
+    running = RunningMean(beta=0.5)
+    smoothed = [running.add(float(m), i) for i, m in enumerate(means)]
+    assert smoothed[0] == pytest.approx(2.0)  # bias-corrected: the first batch counts fully
+    expected, value = [], 0.0
+    for n, v in enumerate(batch_values, start=1):
+        value = 0.5 * value + 0.5 * v
+        expected.append(value / (1 - 0.5**n))
+    np.testing.assert_allclose(smoothed, expected)
+    running.start_epoch()  # a new epoch: Keras' mean restarts, the smoothing goes on
+    assert running.add(3.0, 0) == pytest.approx((0.5 * value + 0.5 * 3.0) / (1 - 0.5**5))
+
+
+def test_time_left_waits_for_a_rate_then_counts_validation_and_the_final_evaluation():
+    from fmnist_core.training.callbacks import TimeLeft
+
+    left = TimeLeft(batch_size=100, validation_images=3000, test_images=6000)
+    for t in (0.0, 0.5, 1.0, 1.5):  # the first batch (tracing) ends at 0; then 0.5 s per batch
+        left.batch_done(10.0 + t)
+        if t < 1.5:
+            assert left.seconds(10.0 + t, batches_left=10, validations_left=1) is None  # "estimating"
+    # 0.5 s per batch: forward ~ 0.5 / 100 / 3 s per image -> validation ~5.5 s, final ~11 s.
+    estimate = left.seconds(11.5, batches_left=0, validations_left=1)
+    assert estimate == pytest.approx(0.5 / 300 * 3000 + 0.5 + 0.5 / 300 * 6000 + 1.0)
+    left.epoch_overhead = 4.0  # once measured, the real cost of an epoch's validation and checkpoint
+    assert left.seconds(11.5, batches_left=4, validations_left=2) == pytest.approx(2.0 + 8.0 + 0.5 / 300 * 6000 + 1.0)
+
+
 # ------------------------------------------------------------------ every preset learns (issue 11 item 1)
 # Each preset trained 1 epoch on 2,000 stratified real images (16 steps at batch 128, 32 at the seed's 64).
 # Before batch norm was recalibrated for the saved weights, `default` and `best` ended at chance (10.0%)
@@ -434,7 +472,7 @@ def test_every_preset_learns_in_one_epoch_and_its_scores_match_the_saved_model(n
     assert result.status == "completed"
     assert result.test_accuracy >= PRESET_FLOORS[name], f"{name}: test accuracy {result.test_accuracy:.4f}"
 
-    model = tmp_store.load_model(result.run.run_id)
+    model = tmp_store.load_model(result.run.run_id, float32=True)  # the evaluation a user can reproduce
     fresh_test = evaluate_model(model, real_dataset.x_test, real_dataset.y_test).accuracy
     assert abs(fresh_test - result.test_accuracy) <= AGREEMENT
     if config.validation == "test":

@@ -10,7 +10,7 @@ from fmnist_core.charts import compare_runs_curves, training_curves
 from fmnist_core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, SCHEDULES, VALIDATION_MODES, TrainConfig
 from fmnist_core.constants import TRAIN_SIZE, VALIDATION_SIZE
 from fmnist_core.errors import FmnistError
-from fmnist_core.jobs import JOB_MANAGER, JobSnapshot
+from fmnist_core.jobs import JOB_MANAGER, JobSnapshot, JobStatus
 from fmnist_core.models import ARCHITECTURES
 from fmnist_core.training import validate_for_training
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
@@ -43,17 +43,19 @@ POLL_SECONDS = 1.0
 
 # ---------------------------------------------------------------- the current or last job
 def _job_progress_text(snap: JobSnapshot) -> str:
-    if snap.status == "starting" or not snap.total_epochs:
+    if snap.status == JobStatus.STARTING or not snap.total_epochs:
         return "Preparing the data and building the model…"
     parts = [f"Epoch {max(1, snap.epoch)} of {snap.total_epochs}"]
     if snap.steps_per_epoch:
         parts.append(f"batch {snap.batch} of {snap.steps_per_epoch}")
-        if snap.batch >= snap.steps_per_epoch and snap.status == "running":
+        if snap.batch >= snap.steps_per_epoch and snap.status == JobStatus.RUNNING:
             parts.append("validating and saving a checkpoint…")
     parts.append(f"{format_duration(snap.elapsed_seconds)} elapsed")
-    if snap.eta_seconds is not None:
-        parts.append(f"about {format_duration(snap.eta_seconds)} left")
-    if snap.status == "stopping":
+    if snap.status == JobStatus.RUNNING:
+        # Validation and the final evaluation are in the estimate; the first batches give none yet.
+        parts.append("estimating time left…" if snap.eta_seconds is None
+                     else f"about {format_duration(max(1.0, snap.eta_seconds))} left")
+    if snap.status == JobStatus.STOPPING:
         parts.append("stopping after this batch…")
     return " · ".join(parts)
 
@@ -78,9 +80,10 @@ def job_view() -> None:
         run_text = f"Run `{snap.run_id}` — " if snap.run_id else ""
         st.caption(run_text + _job_config_caption(snap))
         st.progress(snap.fraction, text=_job_progress_text(snap))
-        st.plotly_chart(training_curves(snap.history), key="tr_live_curves", width="stretch")
+        st.plotly_chart(training_curves(snap.history, batch_curve=snap.batch_curve, total_epochs=snap.total_epochs),
+                        key="tr_live_curves", width="stretch")
         st.button("Stop training", icon=":material/stop_circle:", on_click=JOB_MANAGER.stop,
-                  disabled=snap.status == "stopping",
+                  disabled=snap.status == JobStatus.STOPPING,
                   help="Stops after the current batch; the run is kept, marked stopped, and can be resumed.")
         return
     if state.get(WATCH_KEY) == snap.job_id:
@@ -88,14 +91,14 @@ def job_view() -> None:
         del state[WATCH_KEY]
         st.rerun()
     st.subheader("Last training run", anchor=False)
-    if snap.status == "failed":
+    if snap.status == JobStatus.FAILED:
         st.error(f"**Training failed.** {snap.error or 'No reason was given.'}\n\n"
                  "Check the settings and start again; the partial run is listed under Load.",
                  icon=":material/error:")
         return
-    status_word = {"completed": "finished", "stopped": "was stopped early"}.get(snap.status, snap.status)
+    status_word = {JobStatus.COMPLETED: "finished", JobStatus.STOPPED: "was stopped early"}.get(snap.status, str(snap.status))
     message = f"Run `{snap.run_id}` {status_word}: test accuracy **{format_percent(snap.test_accuracy)}**."
-    if snap.status == "stopped":
+    if snap.status == JobStatus.STOPPED:
         st.warning(message + " Its model from the last batch was evaluated and saved; it can be resumed below.",
                    icon=":material/pause_circle:")
     else:

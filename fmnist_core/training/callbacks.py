@@ -104,6 +104,63 @@ class WeightAverage(keras.callbacks.Callback):
                 self.use_raw()
 
 
+class RunningMean:
+    """An exponential average of per-batch values recovered from Keras' within-epoch means, bias-corrected
+    so the first batches count fully (the smoothing TensorBoard applies to its curves)."""
+
+    def __init__(self, beta: float = 0.9) -> None:
+        self.beta = beta
+        self.value = 0.0
+        self.count = 0
+        self.previous_mean = 0.0
+
+    def start_epoch(self) -> None:
+        self.previous_mean = 0.0
+
+    def add(self, epoch_mean: float, batch_index: int) -> float:
+        """batch_index is 0-based in the epoch; epoch_mean is Keras' mean over batches 0..batch_index."""
+        if not math.isfinite(epoch_mean):
+            return math.nan
+        batch_value = (batch_index + 1) * epoch_mean - batch_index * self.previous_mean
+        self.previous_mean = epoch_mean
+        self.value = self.beta * self.value + (1.0 - self.beta) * batch_value
+        self.count += 1
+        return self.value / (1.0 - self.beta**self.count)
+
+
+class TimeLeft:
+    """Seconds left in a run: the batches still to train at the measured rate (the first batch, which
+    traces the model, excluded), plus every validation pass still due and the final evaluation and save.
+    Before a validation pass has been timed, those are guessed from the training rate: a forward pass
+    costs about a third of a training step per image."""
+
+    MIN_BATCHES, MIN_SECONDS = 3, 1.0  # before this much, the estimate is not given ("estimating")
+
+    def __init__(self, *, batch_size: int, validation_images: int, test_images: int) -> None:
+        self.batch_size, self.validation_images, self.test_images = batch_size, validation_images, test_images
+        self.first_batch_end: float | None = None
+        self.batches_timed = 0
+        self.epoch_overhead: float | None = None  # seconds from an epoch's last batch to its checkpoint
+
+    def batch_done(self, now: float) -> None:
+        if self.first_batch_end is None:
+            self.first_batch_end = now
+        else:
+            self.batches_timed += 1
+
+    def seconds(self, now: float, batches_left: int, validations_left: int) -> float | None:
+        if self.first_batch_end is None or self.batches_timed < self.MIN_BATCHES:
+            return None
+        if now - self.first_batch_end < self.MIN_SECONDS:
+            return None
+        per_batch = (now - self.first_batch_end) / self.batches_timed
+        per_image_forward = per_batch / self.batch_size / 3.0
+        validation = (self.epoch_overhead if self.epoch_overhead is not None
+                      else per_image_forward * self.validation_images + 0.5)
+        final = per_image_forward * self.test_images + 1.0  # the evaluation of the saved model, and saving it
+        return per_batch * max(0, batches_left) + validation * max(0, validations_left) + final
+
+
 class ProgressCallback(keras.callbacks.Callback):
     """Streams batch and epoch progress, honours stop requests, records timings and checkpoints every
     completed epoch (after the weight average is in the model)."""
@@ -118,6 +175,7 @@ class ProgressCallback(keras.callbacks.Callback):
         total_epochs: int,
         clock: TrainingClock,
         epoch_metrics: dict[str, float],
+        time_left: TimeLeft,
         listener: Listener | None = None,
         stop_event: threading.Event | None = None,
         report_every_s: float = 0.2,
@@ -125,44 +183,51 @@ class ProgressCallback(keras.callbacks.Callback):
         super().__init__()
         self.store, self.run, self.history = store, run, history
         self.steps_per_epoch, self.total_epochs = steps_per_epoch, total_epochs
-        self.clock, self.epoch_metrics = clock, epoch_metrics
+        self.clock, self.epoch_metrics, self.time_left = clock, epoch_metrics, time_left
         self.listener, self.stop_event, self.report_every_s = listener, stop_event, report_every_s
         self.stopped = False
         self.train_start = time.perf_counter()
-        self.batches_done = 0
         self.last_report = 0.0
         self.epoch = 0
         self.epoch_train_seconds = 0.0
+        self.last_batch_end = self.train_start
+        self.running_loss, self.running_accuracy = RunningMean(), RunningMean()
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self.epoch = epoch
         self.clock.start_epoch()
         self.epoch_metrics.clear()
+        self.running_loss.start_epoch()
+        self.running_accuracy.start_epoch()
 
     def on_train_batch_end(self, batch, logs=None) -> None:
-        self.batches_done += 1
+        now = self.last_batch_end = time.perf_counter()
+        self.time_left.batch_done(now)
         self.epoch_train_seconds = self.clock.seconds()  # training alone, for throughput figures
+        logs = logs or {}
+        loss, accuracy = float(logs.get("loss", math.nan)), float(logs.get("accuracy", math.nan))
+        running_loss = self.running_loss.add(loss, batch)
+        running_accuracy = self.running_accuracy.add(accuracy, batch)
         if self.model.stop_training or (self.stop_event is not None and self.stop_event.is_set()):
             self.model.stop_training = True  # another callback (a benchmark's race) may have asked first
             self.stopped = True
-        now = time.perf_counter()
         last_batch = batch + 1 >= self.steps_per_epoch
         if self.listener is None or (now - self.last_report < self.report_every_s and not last_batch and not self.stopped):
             return
         self.last_report = now
-        elapsed = now - self.train_start
-        remaining = (self.total_epochs - self.epoch) * self.steps_per_epoch - (batch + 1)
-        eta = elapsed / self.batches_done * max(0, remaining)
-        logs = logs or {}
+        batches_left = (self.total_epochs - self.epoch) * self.steps_per_epoch - (batch + 1)
+        validations_left = 0 if self.stopped else self.total_epochs - self.epoch
         self.listener(
             BatchProgress(
                 epoch=self.epoch + 1,
                 batch=batch + 1,
                 steps_per_epoch=self.steps_per_epoch,
-                loss=float(logs.get("loss", math.nan)),
-                accuracy=float(logs.get("accuracy", math.nan)),
-                elapsed_seconds=elapsed,
-                eta_seconds=eta,
+                loss=loss,
+                accuracy=accuracy,
+                elapsed_seconds=now - self.train_start,
+                eta_seconds=self.time_left.seconds(now, 0 if self.stopped else batches_left, validations_left),
+                running_loss=running_loss,
+                running_accuracy=running_accuracy,
             )
         )
 
@@ -179,10 +244,12 @@ class ProgressCallback(keras.callbacks.Callback):
         for key, value in metrics.items():
             self.history.setdefault(key, []).append(value)
         run = self.run
-        run.meta["checkpoint_sha256"] = atomic_save_model(self.model, run.path / CHECKPOINT_FILE)
+        run.update(checkpoint_sha256=atomic_save_model(self.model, run.path / CHECKPOINT_FILE))
         atomic_write_json(run.path / HISTORY_FILE, self.history)
-        run.meta["epochs_completed"] = epoch + 1
+        run.update(epochs_completed=epoch + 1)
         self.store.write_meta(run)
+        # Validation, batch-norm statistics and checkpoint: what each later epoch will cost beyond training.
+        self.time_left.epoch_overhead = time.perf_counter() - self.last_batch_end
         if self.listener is not None:
             history = {k: list(v) for k, v in self.history.items()}
             self.listener(EpochEnd(epoch=epoch + 1, metrics=metrics, history=history))

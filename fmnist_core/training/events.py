@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..runs import RunInfo
+from ..runs import RunInfo, RunStatus
 
 HISTORY_KEYS = (
     "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "train_seconds", "cpu_seconds", "learning_rate"
@@ -25,10 +25,21 @@ class BatchProgress:
     epoch: int  # 1-based
     batch: int  # 1-based, within the epoch
     steps_per_epoch: int
-    loss: float
+    loss: float  # Keras' mean over this epoch's batches so far
     accuracy: float
     elapsed_seconds: float
-    eta_seconds: float
+    # Seconds left, validation passes and the final evaluation and save included; None while the first
+    # batches (which include tracing the model) leave too little to go on ("estimating").
+    eta_seconds: float | None
+    # Smoothed per-batch training loss and accuracy (an exponential average over the last ~10 batches,
+    # across epoch boundaries), for the live curves from the first batches on.
+    running_loss: float = float("nan")
+    running_accuracy: float = float("nan")
+
+    @property
+    def epochs_done(self) -> float:
+        """Fractional epochs trained, e.g. 1.25 a quarter into the second epoch."""
+        return self.epoch - 1 + self.batch / max(1, self.steps_per_epoch)
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,7 @@ class EpochEnd:
 @dataclass(frozen=True)
 class TrainingFinished:
     run_id: str
-    status: str
+    status: RunStatus
     test_accuracy: float | None
     error: str | None = None
 
@@ -53,7 +64,7 @@ Listener = Callable[[TrainingEvent], None]
 @dataclass
 class TrainingResult:
     run: RunInfo
-    status: str
+    status: RunStatus
     history: dict[str, list[float]] = field(default_factory=dict)
 
     @property

@@ -17,20 +17,8 @@ from typing import Iterator, Sequence
 from ..config import TrainConfig
 from ..data import Dataset, load_dataset
 from ..errors import ConfigError, RunError, TrainingBusyError
-from ..evaluation import evaluate_model
-from ..runs import (
-    METRICS_FILE,
-    MODEL_FILE,
-    STATUS_COMPLETED,
-    STATUS_FAILED,
-    STATUS_RUNNING,
-    STATUS_STOPPED,
-    RunInfo,
-    RunStore,
-    atomic_save_model,
-    atomic_write_json,
-    utc_now,
-)
+from ..evaluation import cached_predictions
+from ..runs import METRICS_FILE, MODEL_FILE, RunInfo, RunStatus, RunStore, atomic_save_model, atomic_write_json, utc_now
 from .context import CallbackFactory
 from .events import Listener, TrainingFinished, TrainingResult, TrainingStarted
 from .hardware import distribution_strategy, package_versions
@@ -97,7 +85,7 @@ def train(
             config.architecture,
             {
                 "config": config.to_dict(),
-                "status": STATUS_RUNNING,
+                "status": str(RunStatus.RUNNING),
                 "pid": os.getpid(),
                 "host": socket.gethostname(),
                 "started_at": utc_now(),
@@ -137,7 +125,7 @@ def resume(
         # verified load: a second, unchecked read of the file could see a different file than the hash.
         # It holds the weight average of its last epoch, which the resumed run trains on from.
         model = store.load_model(run_id, allow_checkpoint=True, compile=True)
-        run.meta.update(status=STATUS_RUNNING, pid=os.getpid(), resumed_at=utc_now())
+        run.update(status=RunStatus.RUNNING, pid=os.getpid(), resumed_at=utc_now())
         store.write_meta(run)
         # Temporary files left by a process killed while writing are never part of a run.
         for leftover in run.path.glob(".*"):
@@ -163,7 +151,7 @@ def _fit_and_save(
     import keras  # noqa: PLC0415
 
     from .batchnorm import calibration_sample  # noqa: PLC0415
-    from .callbacks import ProgressCallback, WeightAverage  # noqa: PLC0415
+    from .callbacks import ProgressCallback, TimeLeft, WeightAverage  # noqa: PLC0415
     from .context import TrainingClock, TrainingContext  # noqa: PLC0415
 
     listener = options.listener
@@ -174,11 +162,11 @@ def _fit_and_save(
         if model is None:
             with distribution_strategy().scope():
                 model = build_compiled_model(config, steps_per_epoch)
-        if "model" not in run.meta:
+        if run.record.model.parameters is None:
             # Size and cost of the architecture, so the app can show them without building a model.
             from ..models import multiply_adds  # noqa: PLC0415
 
-            run.meta["model"] = {"parameters": int(model.count_params()), "multiply_adds": multiply_adds(model)}
+            run.update(model={"parameters": int(model.count_params()), "multiply_adds": multiply_adds(model)})
         train_ds = make_dataset(x_train, y_train, config, training=True)
         val_ds = make_dataset(x_val, y_val, config, training=False)
         # Validate and save an exponential moving average of the weights: far less noisy than the raw
@@ -188,9 +176,11 @@ def _fit_and_save(
             calibration_sample(x_train, seed=config.seed),
         )
         context = TrainingContext(config, dataset, steps_per_epoch, history, TrainingClock(), weights)
+        time_left = TimeLeft(batch_size=config.batch_size, validation_images=len(y_val),
+                             test_images=len(dataset.y_test))
         progress = ProgressCallback(
             store=store, run=run, history=history, steps_per_epoch=steps_per_epoch, total_epochs=config.epochs,
-            clock=context.clock, epoch_metrics=context.epoch_metrics, listener=listener,
+            clock=context.clock, epoch_metrics=context.epoch_metrics, time_left=time_left, listener=listener,
             stop_event=options.stop_event, report_every_s=options.report_every_s,
         )
         extra = [factory(context) for factory in options.callbacks]
@@ -206,22 +196,24 @@ def _fit_and_save(
                 callbacks=[weights, *extra, progress],
                 verbose=0,
             )
-        status = STATUS_STOPPED if (progress.stopped or options.stop_requested) else STATUS_COMPLETED
-        run.meta["train_seconds"] = run.meta.get("train_seconds", 0.0) + time.perf_counter() - started
+        status = RunStatus.STOPPED if (progress.stopped or options.stop_requested) else RunStatus.COMPLETED
+        run.update(train_seconds=(run.record.train_seconds or 0.0) + time.perf_counter() - started)
         weights.set_model(model)
-        weights.use_averaged()  # what is evaluated and saved: the average, with its own batch-norm statistics
-        result = evaluate_model(model, dataset.x_test, dataset.y_test)
-        summary = result.summary()
+        weights.use_averaged()  # what is saved: the average, with its own batch-norm statistics
+        run.update(model_sha256=atomic_save_model(model, run.path / MODEL_FILE))
+        store.write_meta(run)
+        # The recorded scores are a fresh float32 evaluation of the file just saved, the one every page
+        # and `evaluate` show (and it leaves the predictions cached for the Predictions page).
+        summary = cached_predictions(run, store, dataset).summary()
         atomic_write_json(run.path / METRICS_FILE, summary)
-        run.meta["model_sha256"] = atomic_save_model(model, run.path / MODEL_FILE)
-        run.meta["test"] = {"accuracy": summary["accuracy"], "loss": summary["loss"]}
-        run.meta.update(status=status, ended_at=utc_now())
+        run.update(test={"accuracy": summary["accuracy"], "loss": summary["loss"], "precision": "float32"},
+                   status=status, ended_at=utc_now())
         store.write_meta(run)
     except Exception as exc:
-        run.meta.update(status=STATUS_FAILED, ended_at=utc_now(), error=f"{type(exc).__name__}: {exc}")
+        run.update(status=RunStatus.FAILED, ended_at=utc_now(), error=f"{type(exc).__name__}: {exc}")
         store.write_meta(run)
         if listener is not None:
-            listener(TrainingFinished(run.run_id, STATUS_FAILED, None, str(exc)))
+            listener(TrainingFinished(run.run_id, RunStatus.FAILED, None, str(exc)))
         raise
     if listener is not None:
         listener(TrainingFinished(run.run_id, status, run.test_accuracy))
