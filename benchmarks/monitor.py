@@ -48,16 +48,13 @@ class TestClock(keras.callbacks.Callback):
         self.clock_base = float(sum(self.context.history.get("train_seconds", [])))
         self.steps_done = 0
         self.epoch = 0
-        self.train_seconds = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self.clock_base = float(sum(self.context.history.get("train_seconds", [])))  # completed epochs
 
-
     def on_train_batch_end(self, batch, logs=None):
         self.steps_done += 1
-        self.train_seconds = self.context.clock.seconds()
         due = (bool(self.every_steps) and not self.reached and self.steps_done % self.every_steps == 0
                and batch + 1 < self.context.steps_per_epoch)  # the epoch's last step is the epoch-end check
         if not due:
@@ -71,7 +68,7 @@ class TestClock(keras.callbacks.Callback):
             return  # a partial epoch (stopped): no epoch-end figure
         known = (logs or {}).get("val_accuracy") if self.test_is_validation else None
         # Training alone: the clock as it stood after the epoch's last batch.
-        self.context.epoch_metrics["test_accuracy"] = self.checkpoint(epoch + 1, self.train_seconds, known)
+        self.context.epoch_metrics["test_accuracy"] = self.checkpoint(epoch + 1, self.context.clock.train_seconds, known)
 
     def checkpoint(self, epoch: float, epoch_train_seconds: float, accuracy: float | None = None) -> float:
         with self.context.clock.paused():

@@ -162,9 +162,9 @@ def _cmd_runs(args) -> int:
             "status": r.status,
             "architecture": r.architecture,
             "epochs_completed": r.epochs_completed,
-            "epochs": r.config.get("epochs"),
+            "epochs": r.total_epochs,
             "test_accuracy": r.test_accuracy,
-            "started_at": r.meta.get("started_at"),
+            "started_at": r.record.started_at,
         }
         for r in runs
     ]

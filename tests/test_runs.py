@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fmnist_core.runs import RunStatus
 from fmnist_core import runs as runs_module
 from fmnist_core.errors import (
     InvalidRunIdError,
@@ -164,8 +165,8 @@ def test_status_of_a_running_run_with_a_dead_pid_is_interrupted(tmp_store):
     child.wait()
     write_run(tmp_store, "dead", {"status": "running", "pid": child.pid})
     write_run(tmp_store, "alive", {"status": "running", "pid": os.getpid()})
-    assert tmp_store.get("dead").status == "interrupted"
-    assert tmp_store.get("alive").status == "running"
+    assert tmp_store.get("dead").status == RunStatus.INTERRUPTED
+    assert tmp_store.get("alive").status == RunStatus.RUNNING
 
 
 # ------------------------------------------------------------------ verified, safe loading
@@ -377,8 +378,8 @@ def assert_earlier_runs_intact(store: RunStore, earlier: dict[str, str]) -> None
 
 def assert_interrupted_without_model(store: RunStore, run_id: str) -> None:
     run = store.get(run_id)
-    assert run.meta["status"] == "running" and run.status == "interrupted"
-    assert [r.status for r in store.list_runs() if r.run_id == run_id] == ["interrupted"]
+    assert run.meta["status"] == "running" and run.status == RunStatus.INTERRUPTED
+    assert [r.status for r in store.list_runs() if r.run_id == run_id] == [RunStatus.INTERRUPTED]
     assert "model_sha256" not in run.meta and not run.has_model
     with pytest.raises(RunError):
         store.load_model(run_id)
@@ -402,9 +403,9 @@ def test_sigkill_mid_epoch_then_resume(kill_store, real_dataset, tmp_path):
     assert run.resumable
 
     result = resume(killed, dataset=real_dataset, store=kill_store)
-    assert result.status == "completed"
+    assert result.status == RunStatus.COMPLETED
     run = kill_store.get(killed)
-    assert run.status == "completed" and run.epochs_completed == 2 == run.config["epochs"]
+    assert run.status == RunStatus.COMPLETED and run.epochs_completed == 2 == run.config["epochs"]
     assert all(len(v) == 2 for v in run.history().values())
     assert run.test_accuracy is not None and run.test_accuracy > 0.5
     kill_store.load_model(killed)
@@ -429,9 +430,9 @@ def test_sigkill_while_saving_the_model_then_resume(kill_store, real_dataset, tm
     assert run.resumable
 
     result = resume(killed, dataset=real_dataset, store=kill_store)
-    assert result.status == "completed"
+    assert result.status == RunStatus.COMPLETED
     run = kill_store.get(killed)
-    assert run.status == "completed" and run.epochs_completed == 1
+    assert run.status == RunStatus.COMPLETED and run.epochs_completed == 1
     assert all(len(v) == 1 for v in run.history().values())  # no extra epoch was trained
     assert run.has_model and run.test_accuracy is not None
     assert not [p for p in run.path.iterdir() if p.name.startswith(".")]  # the dead temp file is gone

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 import pytest
 
+from fmnist_core.runs import RunStatus
 from fmnist_core.augmentation import SEED_REPORT_AUGMENTATION, AugmentationConfig
 from fmnist_core.config import PRESETS, TrainConfig, preset
 from fmnist_core.errors import ConfigError, RunError, TrainingBusyError
@@ -137,7 +138,7 @@ def test_one_epoch_on_3000_real_images_learns_and_reports_progress(real_dataset,
     recorder = Recorder()
     result = train(ACCURACY_CONFIG, dataset=real_dataset, store=tmp_store, listener=recorder, report_every_s=0)
 
-    assert result.status == "completed"
+    assert result.status == RunStatus.COMPLETED
     assert result.test_accuracy >= ACCURACY_FLOOR, f"1-epoch test accuracy {result.test_accuracy:.4f}"
     assert result.history["val_accuracy"][0] >= ACCURACY_FLOOR
 
@@ -160,11 +161,11 @@ def test_one_epoch_on_3000_real_images_learns_and_reports_progress(real_dataset,
     assert epoch_end.metrics["seconds"] > 0 and epoch_end.metrics["cpu_seconds"] > 0
     assert epoch_end.history == result.history
     assert events.index(epoch_end) > events.index(batches[-1])
-    assert events[-1] == TrainingFinished(result.run.run_id, "completed", result.test_accuracy)
+    assert events[-1] == TrainingFinished(result.run.run_id, RunStatus.COMPLETED, result.test_accuracy)
 
     # What was saved agrees with what was reported.
     run = tmp_store.get(result.run.run_id)
-    assert run.status == "completed" and run.epochs_completed == 1 and run.has_model
+    assert run.status == RunStatus.COMPLETED and run.epochs_completed == 1 and run.has_model
     assert run.config == ACCURACY_CONFIG.to_dict()
     assert run.meta["data_source"]["official"] is False
     assert set(run.meta["versions"]) >= {"python", "tensorflow", "keras", "numpy"}
@@ -189,11 +190,11 @@ def test_stop_between_batches_then_resume_to_completion(synthetic_dataset, tmp_s
         report_every_s=0,
     )
     run_id = result.run.run_id
-    assert result.status == "stopped"
+    assert result.status == RunStatus.STOPPED
     last = recorder.of(BatchProgress)[-1]
     assert last.epoch == 2 and last.batch < SYNTHETIC_STEPS  # it did not finish the epoch
     assert len(recorder.of(EpochEnd)) == 1  # the partial epoch is not reported as completed
-    assert recorder.events[-1].status == "stopped"
+    assert recorder.events[-1].status == RunStatus.STOPPED
 
     run = tmp_store.get(run_id)
     on_disk = json.loads((run.path / RUN_FILE).read_text())
@@ -208,13 +209,13 @@ def test_stop_between_batches_then_resume_to_completion(synthetic_dataset, tmp_s
 
     recorder = Recorder()
     resumed = resume(run_id, dataset=synthetic_dataset, store=tmp_store, listener=recorder, report_every_s=0)
-    assert resumed.status == "completed"
+    assert resumed.status == RunStatus.COMPLETED
     assert recorder.events[0].initial_epoch == 1
     assert {b.epoch for b in recorder.of(BatchProgress)} == {2}
     assert [e.epoch for e in recorder.of(EpochEnd)] == [2]
     assert all(len(v) == 2 for v in recorder.of(EpochEnd)[0].history.values())
     run = tmp_store.get(run_id)
-    assert run.status == "completed" and run.epochs_completed == SYNTHETIC_CONFIG.epochs
+    assert run.status == RunStatus.COMPLETED and run.epochs_completed == SYNTHETIC_CONFIG.epochs
     history = run.history()
     assert all(len(v) == SYNTHETIC_CONFIG.epochs for v in history.values())
     assert {k: v[0] for k, v in history.items()} == first_epoch  # epoch 1 kept as it was
@@ -229,7 +230,7 @@ def test_stop_before_the_first_batch(synthetic_dataset, tmp_store):
     stop.set()
     result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store, stop_event=stop)
     run = tmp_store.get(result.run.run_id)
-    assert result.status == "stopped" and run.status == "stopped"
+    assert result.status == RunStatus.STOPPED and run.status == RunStatus.STOPPED
     assert run.epochs_completed == 0 and run.history() == {}
     assert not run.resumable  # nothing to resume from
     with pytest.raises(RunError):
@@ -290,7 +291,7 @@ def test_second_concurrent_training_is_refused(synthetic_dataset, tmp_store):
         release.set()
         thread.join(120)
     assert "error" not in outcome, outcome
-    assert outcome["result"].status == "completed"
+    assert outcome["result"].status == RunStatus.COMPLETED
     with training_lock(tmp_store.root):  # released once the job ended
         pass
 
@@ -302,8 +303,8 @@ def test_failure_is_recorded_and_releases_the_lock(synthetic_dataset, tmp_store)
         train(SYNTHETIC_CONFIG.with_changes(validation="holdout"), dataset=synthetic_dataset, store=tmp_store,
               listener=recorder)
     (run,) = tmp_store.list_runs()
-    assert run.status == "failed" and "ValueError" in run.meta["error"]
-    assert isinstance(recorder.events[-1], TrainingFinished) and recorder.events[-1].status == "failed"
+    assert run.status == RunStatus.FAILED and "ValueError" in run.meta["error"]
+    assert isinstance(recorder.events[-1], TrainingFinished) and recorder.events[-1].status == RunStatus.FAILED
     assert recorder.events[-1].error
     with training_lock(tmp_store.root):
         pass
@@ -469,7 +470,7 @@ def test_every_preset_learns_in_one_epoch_and_its_scores_match_the_saved_model(n
 
     config = preset(name).with_changes(epochs=1, train_limit=2000)
     result = train(config, dataset=real_dataset, store=tmp_store)
-    assert result.status == "completed"
+    assert result.status == RunStatus.COMPLETED
     assert result.test_accuracy >= PRESET_FLOORS[name], f"{name}: test accuracy {result.test_accuracy:.4f}"
 
     model = tmp_store.load_model(result.run.run_id, float32=True)  # the evaluation a user can reproduce

@@ -15,6 +15,7 @@ if str(REPO_DIR) not in sys.path:
 
 from benchmarks.training_bench import RECIPE_FLOORS, RecipeBelowFloorError, RecipeResult, check_floors  # noqa: E402
 from benchmarks.monitor import TestMonitor  # noqa: E402
+from fmnist_core.runs import RunStatus  # noqa: E402
 from fmnist_core.config import PRESETS  # noqa: E402
 from fmnist_core.runs import RunStore  # noqa: E402
 from fmnist_core.training import train  # noqa: E402
@@ -107,6 +108,6 @@ def test_test_monitor_can_end_the_run_at_the_target(synthetic_dataset, tmp_store
     """benchmarks.race stops each recipe at its first check at the target accuracy."""
     result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
                    callbacks=[TestMonitor(every_images=250, until_accuracy=0.0, stop_when_reached=True)])
-    assert result.status == "stopped"
+    assert result.status == RunStatus.STOPPED
     assert result.history["monitor_epochs"] == [0.25]
     assert tmp_store.get(result.run.run_id).epochs_completed == 0

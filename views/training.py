@@ -208,7 +208,7 @@ with guarded():
         def _label(run_id: str) -> str:
             run = by_id[run_id]
             acc = format_percent(run.test_accuracy) if run.test_accuracy is not None else "no test score"
-            return f"{run_id} — {run.status}, {run.epochs_completed}/{run.config.get('epochs', '?')} epochs, {acc}"
+            return f"{run_id} — {run.status}, {run.epochs_completed}/{run.total_epochs or '?'} epochs, {acc}"
 
         chosen = st.selectbox("Saved run", list(by_id), format_func=_label, key="tr_load_run")
         run = by_id[chosen]
@@ -227,9 +227,10 @@ with guarded():
                 show_error(exc)
             else:
                 st.rerun()
-        started = (run.meta.get("started_at") or "?").replace("T", " ")
+        record = run.record
+        started = (record.started_at or "?").replace("T", " ")
         st.caption(f"{run.architecture} · started {started} · trained for "
-                   f"{format_duration(run.meta.get('train_seconds'))} · {run.meta.get('command', '')}")
+                   f"{format_duration(record.train_seconds)} · {record.command}")
 
 st.divider()
 

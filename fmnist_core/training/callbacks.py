@@ -203,7 +203,7 @@ class ProgressCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None) -> None:
         now = self.last_batch_end = time.perf_counter()
         self.time_left.batch_done(now)
-        self.epoch_train_seconds = self.clock.seconds()  # training alone, for throughput figures
+        self.epoch_train_seconds = self.clock.batch_done()  # training alone, for throughput figures
         logs = logs or {}
         loss, accuracy = float(logs.get("loss", math.nan)), float(logs.get("accuracy", math.nan))
         running_loss = self.running_loss.add(loss, batch)

@@ -25,6 +25,12 @@ class TrainingClock:
         self.epoch_wall = time.perf_counter()
         self.epoch_cpu = time.process_time()
         self.paused_wall = self.paused_cpu = 0.0
+        self.train_seconds = 0.0  # this epoch's training alone: the clock at its last batch's end
+
+    def batch_done(self) -> float:
+        """Called by the run's progress callback after each batch; returns train_seconds."""
+        self.train_seconds = self.seconds()
+        return self.train_seconds
 
     @contextmanager
     def paused(self) -> Iterator[None]:
