@@ -110,7 +110,8 @@ class TerminalProgress:
             bar = "#" * filled + "-" * (width - filled)
             self.stream.write(
                 f"\repoch {event.epoch} [{bar}] {event.batch}/{event.steps_per_epoch} "
-                f"loss {event.loss:.4f} acc {event.accuracy:.4f} | {event.eta_seconds:5.0f}s left "
+                f"loss {event.loss:.4f} acc {event.accuracy:.4f} | "
+                + ("estimating time left" if event.eta_seconds is None else f"{event.eta_seconds:5.0f}s left ")
             )
             self.stream.flush()
         elif isinstance(event, EpochEnd):

@@ -446,6 +446,19 @@ def test_time_left_waits_for_a_rate_then_counts_validation_and_the_final_evaluat
     assert left.seconds(11.5, batches_left=4, validations_left=2) == pytest.approx(2.0 + 8.0 + 0.5 / 300 * 6000 + 1.0)
 
 
+def test_terminal_progress_says_estimating_before_the_first_estimate():
+    import io
+
+    from fmnist_core.cli import TerminalProgress
+
+    stream = io.StringIO()
+    progress = TerminalProgress(stream)
+    for eta in (None, 12.0):
+        progress(BatchProgress(epoch=1, batch=1, steps_per_epoch=4, loss=1.0, accuracy=0.5, elapsed_seconds=0.1,
+                               eta_seconds=eta))
+    assert "estimating time left" in stream.getvalue() and "12s left" in stream.getvalue()
+
+
 # ------------------------------------------------------------------ every preset learns (issue 11 item 1)
 # Each preset trained 1 epoch on 2,000 stratified real images (16 steps at batch 128, 32 at the seed's 64).
 # Before batch norm was recalibrated for the saved weights, `default` and `best` ended at chance (10.0%)
