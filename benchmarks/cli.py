@@ -163,7 +163,7 @@ def train_recipes(report, args, dataset):
     """Train seed, default (and best) one after the other in a throwaway runs folder."""
     from fmnist_core.runs import RunStore
 
-    from .training_bench import benchmark_config, run_recipe
+    from .training_bench import benchmark_config, check_floors, run_recipe  # noqa: PLC0415
 
     limit = args.train_limit if args.train_limit is not None else (QUICK_TRAIN_LIMIT if args.quick else None)
     trained_default = None
@@ -177,6 +177,7 @@ def train_recipes(report, args, dataset):
                 trained_default = model
     if limit is not None:
         report.notes.append(f"trained on a stratified subset of {limit} training images")
+    check_floors(report.recipes)  # raises: the section fails and the run exits non-zero
     return trained_default
 
 

@@ -42,11 +42,13 @@ class Race:
 
 def race(recipe: str, seed: int, *, dataset, store) -> Race:
     from fmnist_core.config import preset  # noqa: PLC0415
-    from fmnist_core.training import TestMonitor, train  # noqa: PLC0415
+    from fmnist_core.training import train  # noqa: PLC0415
+
+    from .monitor import TestMonitor  # noqa: PLC0415
 
     config = preset(recipe).with_changes(seed=seed)
     monitor = TestMonitor(every_images=CHECKPOINT_IMAGES, until_accuracy=THRESHOLD, stop_when_reached=True)
-    history = train(config, dataset=dataset, store=store, monitor=monitor, command=f"benchmarks.race {recipe}").history
+    history = train(config, dataset=dataset, store=store, callbacks=[monitor], command=f"benchmarks.race {recipe}").history
     return Race(recipe, seed, threshold_time(history), cpu_wall_per_epoch(history))
 
 

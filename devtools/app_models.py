@@ -35,15 +35,13 @@ def ensure_active_model(runs_dir: str | Path, *, copy_run_from: str | Path | Non
     With the shipped default model present (fmnist_core/pretrained/default) that is it. Otherwise the
     run folder copy_run_from is copied in, or a tiny model (TINY_MODEL) is trained once per process.
     """
-    from ui.state import default_active_run
-
-    run = default_active_run(app_store(runs_dir))
+    run = app_store(runs_dir).default_active_run()
     if run is not None:
         return run
     source = Path(copy_run_from) if copy_run_from is not None else _tiny_run()
     Path(runs_dir).mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, Path(runs_dir) / source.name, dirs_exist_ok=True)
-    run = default_active_run(app_store(runs_dir))
+    run = app_store(runs_dir).default_active_run()
     if run is None:
         raise RuntimeError(f"the run copied from {source} is not one the app can use as its active model")
     return run

@@ -377,13 +377,22 @@ def _epoch_axis(fig: go.Figure, n_epochs: int, **where: int) -> None:
     fig.update_xaxes(**axis, **where)
 
 
-def training_curves(history: Mapping[str, Sequence[float]], *, title: str | None = None) -> go.Figure:
+def training_curves(
+    history: Mapping[str, Sequence[float]],
+    *,
+    title: str | None = None,
+    batch_curve: Mapping[str, Sequence[float]] | None = None,
+    total_epochs: int | None = None,
+) -> go.Figure:
     """Accuracy and loss per epoch, train vs validation, side by side.
 
-    Built to be redrawn after every epoch while training runs, so it accepts an empty
-    history (a "waiting" note) and a single epoch (one marker per series).
+    Built to be redrawn while training runs, so it accepts an empty history (a "waiting" note) and a
+    single epoch (one marker per series). `batch_curve` (the live view: fractional "epoch" with smoothed
+    running "loss" and "accuracy") is drawn as a thin line under the epoch points, so the chart moves
+    from the first batches on; `total_epochs` then fixes the x-axis to the whole run.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"), horizontal_spacing=0.12)
+    running = _running_traces(fig, batch_curve or {})
     series = (
         (1, "accuracy", "Train", TRAIN_COLOR),
         (1, "val_accuracy", "Validation", VALIDATION_COLOR),
@@ -417,12 +426,44 @@ def training_curves(history: Mapping[str, Sequence[float]], *, title: str | None
         )
         shown.add(label)
     _epoch_axis(fig, n_epochs)
+    if running:
+        # Fractional epochs: the run so far on a fixed axis (epoch k's point sits at the end of epoch k).
+        last = max([running, n_epochs, total_epochs or 0])
+        fig.update_xaxes(range=[0, max(1.0, float(last)) * 1.02], rangemode="tozero")
     # "~" trims zeros: whole percents stay "85%", a narrow range still gets distinct "82.5%" ticks.
     fig.update_yaxes(tickformat=".1~%", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=2)
-    if n_epochs == 0:
-        _show_message(fig, "Waiting for the first epoch…", size=14)
+    if n_epochs == 0 and not running:
+        message = "Waiting for the first batches…" if batch_curve is not None else "Waiting for the first epoch…"
+        _show_message(fig, message, size=14)
     return _style(fig, title=title, height=360, legend_on_top=False)
+
+
+def _running_traces(fig: go.Figure, batch_curve: Mapping[str, Sequence[float]]) -> float:
+    """Thin training lines from the live batch curve; returns the last fractional epoch (0 if none)."""
+    epochs = [float(v) for v in batch_curve.get("epoch", ())]
+    if not epochs:
+        return 0.0
+    for col, key, is_acc in ((1, "accuracy", True), (2, "loss", False)):
+        values = [float(v) for v in batch_curve.get(key, ())][: len(epochs)]
+        fig.add_trace(
+            go.Scatter(
+                x=epochs[: len(values)],
+                y=values,
+                mode="lines",
+                name="Train (running)",
+                legendgroup="Train (running)",
+                showlegend=is_acc,
+                line={"color": TRAIN_COLOR, "width": 1.5, "dash": "dot"},
+                opacity=0.6,
+                hovertemplate=f"Train {'accuracy' if is_acc else 'loss'}, running<br>epoch %{{x:.2f}}: "
+                + ("%{y:.2%}" if is_acc else "%{y:.4f}")
+                + "<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+    return epochs[-1]
 
 
 def _metric_label(metric: str) -> str:

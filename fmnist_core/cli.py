@@ -159,7 +159,8 @@ class TerminalProgress:
             bar = "#" * filled + "-" * (width - filled)
             self.stream.write(
                 f"\repoch {event.epoch} [{bar}] {event.batch}/{event.steps_per_epoch} "
-                f"loss {event.loss:.4f} acc {event.accuracy:.4f} | {event.eta_seconds:5.0f}s left "
+                f"loss {event.loss:.4f} acc {event.accuracy:.4f} | "
+                + ("estimating time left" if event.eta_seconds is None else f"{event.eta_seconds:5.0f}s left ")
             )
             self.stream.flush()
         elif isinstance(event, EpochEnd):
@@ -205,7 +206,7 @@ def _cmd_train(args) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     _print_training_result(args, result)
-    return 0 if result.status in {"completed", "stopped"} else 1
+    return 0 if result.status.ended_with_a_model else 1
 
 
 def _cmd_resume(args) -> int:
@@ -225,9 +226,9 @@ def _cmd_runs(args) -> int:
             "status": r.status,
             "architecture": r.architecture,
             "epochs_completed": r.epochs_completed,
-            "epochs": r.config.get("epochs"),
+            "epochs": r.total_epochs,
             "test_accuracy": r.test_accuracy,
-            "started_at": r.meta.get("started_at"),
+            "started_at": r.record.started_at,
         }
         for r in runs
     ]
@@ -247,14 +248,12 @@ def _cmd_runs(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from .data import load_dataset  # noqa: PLC0415
-    from .evaluation import evaluate_run  # noqa: PLC0415
+    from .evaluation import cached_predictions  # noqa: PLC0415
 
     store = _store(args)
     run = store.get(args.run_id)
     with engine_output():
-        data = load_dataset()
-        result = evaluate_run(run, lambda: store.load_model(args.run_id), data.x_test, data.y_test,
-                              data.source.md5.get("t10k-images-idx3-ubyte.gz", ""))
+        result = cached_predictions(run, store, load_dataset())
     summary = result.summary()
     if args.json:
         print(json.dumps({"run_id": args.run_id, **summary}, indent=2))

@@ -125,29 +125,75 @@ def evaluate_model(model, images: np.ndarray, labels: np.ndarray) -> EvaluationR
     return EvaluationResult(predict_probabilities(model, images), np.asarray(labels, dtype=np.int64))
 
 
-def evaluate_run(run, model_loader, images: np.ndarray, labels: np.ndarray, data_md5: str = "") -> EvaluationResult:
-    """A run's test predictions, cached beside its model and recomputed only if model or data changed.
+def test_data_fingerprint(md5: dict[str, str]) -> str:
+    """The identity of the test set in a predictions-cache key: the MD5s of its files, in name order."""
+    return ",".join(f"{name}={md5[name]}" for name in sorted(md5) if name.startswith("t10k"))
 
-    run is a RunInfo; model_loader() loads its verified model and is only called on a cache miss.
-    """
-    from .runs import PREDICTIONS_FILE, atomic_write_bytes  # noqa: PLC0415
 
-    key = f"{run.meta.get('model_sha256', '')}:{data_md5}:{len(labels)}"
-    cache = run.path / PREDICTIONS_FILE
-    if cache.is_file():
-        try:
-            with np.load(cache, allow_pickle=False) as stored:
-                if str(stored["key"]) == key and stored["probabilities"].shape == (len(labels), NUM_CLASSES):
-                    return EvaluationResult(stored["probabilities"].astype(np.float32), np.asarray(labels, np.int64))
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is simply recomputed
-    result = evaluate_model(model_loader(), images, labels)
+def predictions_cache_key(run, data_fingerprint: str, count: int) -> str:
+    """The one key of a run's cached test predictions (predictions.npz): its model's checksum, the test
+    data's fingerprint, how many images, and the precision they were computed in. The CLI's `evaluate`
+    and the app both reach the cache through `cached_predictions`, so they never overwrite each other."""
+    return f"{run.record.model_sha256 or ''}:{data_fingerprint}:{count}:float32"
+
+
+def _read_cache(path, key: str, count: int) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["key"]) == key and stored["probabilities"].shape == (count, NUM_CLASSES):
+                return stored["probabilities"].astype(np.float32)
+    except (OSError, ValueError, KeyError):
+        pass  # a damaged cache is simply recomputed
+    return None
+
+
+def _write_cache(path, key: str, probabilities: np.ndarray) -> None:
     import io  # noqa: PLC0415
 
+    from .runs import atomic_write_bytes  # noqa: PLC0415
+
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, key=np.array(key), probabilities=result.probabilities)
+    np.savez_compressed(buffer, key=np.array(key), probabilities=probabilities)
     try:
-        atomic_write_bytes(cache, buffer.getvalue())
+        atomic_write_bytes(path, buffer.getvalue())
     except OSError:
         pass  # a read-only run folder (the shipped default) still evaluates, just uncached
+
+
+def cached_predictions(run, store, dataset) -> EvaluationResult:
+    """A run's test-set predictions from a fresh float32 evaluation of its saved model, cached beside the
+    model (predictions.npz) and recomputed only when the model or the test data changed.
+
+    The accuracy of this result is the run's recorded test accuracy (training records the same float32
+    evaluation of the file it saved), so every page and command shows one number.
+    """
+    from .runs import PREDICTIONS_FILE  # noqa: PLC0415
+
+    labels = np.asarray(dataset.y_test, dtype=np.int64)
+    key = predictions_cache_key(run, test_data_fingerprint(dataset.source.md5), len(labels))
+    cache = run.path / PREDICTIONS_FILE
+    cached = _read_cache(cache, key, len(labels))
+    if cached is not None:
+        return EvaluationResult(cached, labels)
+    result = evaluate_model(store.load_model(run.run_id, float32=True), dataset.x_test, labels)
+    _write_cache(cache, key, result.probabilities)
+    return result
+
+
+def evaluate_run(run, model_loader, images: np.ndarray, labels: np.ndarray, data_md5: str = "") -> EvaluationResult:
+    """Older entry point: a run's test predictions with a caller-given data identity, cached under
+    predictions_cache_key. Prefer cached_predictions(run, store, dataset), which also fixes the
+    data identity and the precision."""
+    from .runs import PREDICTIONS_FILE  # noqa: PLC0415
+
+    labels = np.asarray(labels, dtype=np.int64)
+    key = predictions_cache_key(run, data_md5, len(labels))
+    cache = run.path / PREDICTIONS_FILE
+    cached = _read_cache(cache, key, len(labels))
+    if cached is not None:
+        return EvaluationResult(cached, labels)
+    result = evaluate_model(model_loader(), images, labels)
+    _write_cache(cache, key, result.probabilities)
     return result

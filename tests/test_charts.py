@@ -244,6 +244,21 @@ def test_training_curves_empty_history_waits() -> None:
         assert any("Waiting for the first epoch" in text for text in _annotation_texts(fig))
 
 
+def test_training_curves_live_batch_curve_moves_before_the_first_epoch() -> None:
+    curve = {"epoch": [0.1, 0.25, 0.4], "loss": [2.0, 1.5, 1.2], "accuracy": [0.3, 0.5, 0.6]}
+    fig = training_curves({}, batch_curve=curve, total_epochs=3)
+    assert [(t.name, t.xaxis) for t in fig.data] == [("Train (running)", "x"), ("Train (running)", "x2")]
+    assert list(fig.data[0].y) == curve["accuracy"] and list(fig.data[1].y) == curve["loss"]
+    assert list(fig.data[0].x) == curve["epoch"] and fig.data[0].mode == "lines"
+    assert not any("Waiting" in text for text in _annotation_texts(fig))
+    assert fig.layout.xaxis.range[0] == 0 and fig.layout.xaxis.range[1] >= 3  # the whole run's axis
+    # Epoch points are drawn over the running line; before any batch, a waiting note.
+    fig = training_curves({k: v[:1] for k, v in HISTORY.items()}, batch_curve=curve, total_epochs=3)
+    assert [t.name for t in fig.data][:2] == ["Train (running)", "Train (running)"] and len(fig.data) == 6
+    fig = training_curves({}, batch_curve={})
+    assert any("Waiting for the first batches" in text for text in _annotation_texts(fig))
+
+
 def test_training_curves_without_validation_has_only_train() -> None:
     fig = training_curves({"accuracy": [0.5, 0.6], "loss": [1.0, 0.8]})
     assert [t.name for t in fig.data] == ["Train", "Train"]

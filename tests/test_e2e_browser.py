@@ -38,7 +38,6 @@ from devtools.browser import (
     launch_kwargs,
     server_exceptions,
 )
-from ui.state import default_active_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -92,7 +91,7 @@ def app(tmp_path_factory, request):
     work = tmp_path_factory.mktemp("e2e")
     runs = work / "runs"
     copy_from = None
-    if default_active_run(app_store(runs)) is None:  # no shipped default: reuse conftest's trained run
+    if app_store(runs).default_active_run() is None:  # no shipped default: reuse conftest's trained run
         store, run_id = request.getfixturevalue("trained_run")
         copy_from = store.root / run_id
     run = ensure_active_model(runs, copy_run_from=copy_from)

@@ -188,3 +188,39 @@ def test_evaluate_run_on_the_trained_run_matches_its_metrics(trained_run_copy, r
     assert result.summary()["accuracy"] == pytest.approx(run.metrics()["accuracy"], abs=1e-4)
     evaluate_run(run, real_loader, real_dataset.x_test, real_dataset.y_test, md5)
     assert len(calls) == 1
+
+
+# ------------------------------------------------------------------ one key, one number (issue 11 items 2, 7)
+def test_predictions_cache_key_depends_on_model_data_size_only(tmp_path):
+    from fmnist_core.evaluation import predictions_cache_key, test_data_fingerprint
+
+    run = RunInfo("r1", tmp_path, {"model_sha256": "a" * 64})
+    md5 = {"t10k-images-idx3-ubyte.gz": "i", "t10k-labels-idx1-ubyte.gz": "l", "train-images-idx3-ubyte.gz": "x"}
+    fingerprint = test_data_fingerprint(md5)
+    assert fingerprint == test_data_fingerprint(dict(reversed(list(md5.items()))))  # order-free
+    assert "train-" not in fingerprint and fingerprint.count("=") == 2  # only the test set's files
+    key = predictions_cache_key(run, fingerprint, 10_000)
+    assert key != predictions_cache_key(run, test_data_fingerprint({**md5, "t10k-labels-idx1-ubyte.gz": "L"}), 10_000)
+    assert key != predictions_cache_key(run, fingerprint, 100)
+    other = RunInfo("r1", tmp_path, {"model_sha256": "b" * 64})
+    assert key != predictions_cache_key(other, fingerprint, 10_000)
+
+
+def test_cached_predictions_are_written_by_training_and_match_the_recorded_score(trained_run_copy, real_dataset,
+                                                                                 monkeypatch):
+    """The run's recorded test accuracy is the accuracy of its cached float32 predictions, and the cache
+    written at the end of training serves `evaluate` and the app without loading the model."""
+    from fmnist_core.evaluation import cached_predictions
+
+    store, run_id = trained_run_copy
+    run = store.get(run_id)
+    loads = []
+    real_load = store.load_model
+    monkeypatch.setattr(store, "load_model", lambda *a, **k: loads.append(k) or real_load(*a, **k))
+    result = cached_predictions(run, store, real_dataset)
+    assert loads == []  # served from the predictions.npz that training wrote
+    assert result.accuracy == run.test_accuracy == run.metrics()["accuracy"]
+    (run.path / PREDICTIONS_FILE).unlink()
+    fresh = cached_predictions(run, store, real_dataset)
+    assert loads == [{"float32": True}] and fresh.accuracy == run.test_accuracy
+    np.testing.assert_allclose(fresh.probabilities, result.probabilities, rtol=1e-5, atol=1e-6)

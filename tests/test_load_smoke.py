@@ -14,7 +14,6 @@ import pytest
 from benchmarks.load_test import report, run_load_test
 from devtools.app_models import app_store
 from devtools.browser import BUSY_PATTERN, browser_unavailable_reason
-from ui.state import default_active_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,7 +25,7 @@ def test_two_sessions_classify_without_errors_while_a_third_trains(request, tmp_
             pytest.fail(f"the load smoke test cannot run under CI: {reason}")
         pytest.skip(reason)
     copy_from = None
-    if default_active_run(app_store(tmp_path / "probe")) is None:  # no shipped default: reuse conftest's run
+    if app_store(tmp_path / "probe").default_active_run() is None:  # no shipped default: reuse conftest's run
         store, run_id = request.getfixturevalue("trained_run")
         copy_from = store.root / run_id
 

@@ -9,6 +9,7 @@ import numpy as np
 import keras
 import pytest
 
+from fmnist_core.runs import RunStatus
 from fmnist_core.cli import build_parser, config_from_args
 from fmnist_core.config import preset
 from fmnist_core.mirror import MirrorAverage, mirror_averaged
@@ -60,9 +61,9 @@ def test_trained_stopped_resumed_saved_and_loaded(synthetic_dataset, tmp_store, 
 
     stopped = train(config, dataset=synthetic_dataset, store=tmp_store, listener=stop_in_epoch_2,
                     stop_event=stop, report_every_s=0)
-    assert stopped.status == "stopped"
+    assert stopped.status == RunStatus.STOPPED
     result = resume(stopped.run.run_id, dataset=synthetic_dataset, store=tmp_store, report_every_s=0)
-    assert result.status == "completed"  # the checkpoint (with its wrapper) loaded and trained on
+    assert result.status == RunStatus.COMPLETED  # the checkpoint (with its wrapper) loaded and trained on
 
     model = tmp_store.load_model(result.run.run_id)  # checksum + Keras safe mode
     assert any(isinstance(layer, MirrorAverage) for layer in model.layers)

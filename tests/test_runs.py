@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fmnist_core.runs import RunStatus
 from fmnist_core import runs as runs_module
 from fmnist_core.errors import (
     InvalidRunIdError,
@@ -164,8 +165,8 @@ def test_status_of_a_running_run_with_a_dead_pid_is_interrupted(tmp_store):
     child.wait()
     write_run(tmp_store, "dead", {"status": "running", "pid": child.pid})
     write_run(tmp_store, "alive", {"status": "running", "pid": os.getpid()})
-    assert tmp_store.get("dead").status == "interrupted"
-    assert tmp_store.get("alive").status == "running"
+    assert tmp_store.get("dead").status == RunStatus.INTERRUPTED
+    assert tmp_store.get("alive").status == RunStatus.RUNNING
 
 
 # ------------------------------------------------------------------ verified, safe loading
@@ -377,8 +378,8 @@ def assert_earlier_runs_intact(store: RunStore, earlier: dict[str, str]) -> None
 
 def assert_interrupted_without_model(store: RunStore, run_id: str) -> None:
     run = store.get(run_id)
-    assert run.meta["status"] == "running" and run.status == "interrupted"
-    assert [r.status for r in store.list_runs() if r.run_id == run_id] == ["interrupted"]
+    assert run.meta["status"] == "running" and run.status == RunStatus.INTERRUPTED
+    assert [r.status for r in store.list_runs() if r.run_id == run_id] == [RunStatus.INTERRUPTED]
     assert "model_sha256" not in run.meta and not run.has_model
     with pytest.raises(RunError):
         store.load_model(run_id)
@@ -403,9 +404,9 @@ def test_sigkill_mid_epoch_then_resume(kill_store, real_dataset, tmp_path):
     assert run.resumable
 
     result = resume(killed, dataset=real_dataset, store=kill_store)
-    assert result.status == "completed"
+    assert result.status == RunStatus.COMPLETED
     run = kill_store.get(killed)
-    assert run.status == "completed" and run.epochs_completed == 2 == run.config["epochs"]
+    assert run.status == RunStatus.COMPLETED and run.epochs_completed == 2 == run.config["epochs"]
     assert all(len(v) == 2 for v in run.history().values())
     assert run.test_accuracy is not None and run.test_accuracy > 0.5
     kill_store.load_model(killed)
@@ -431,11 +432,56 @@ def test_sigkill_while_saving_the_model_then_resume(kill_store, real_dataset, tm
     assert run.resumable
 
     result = resume(killed, dataset=real_dataset, store=kill_store)
-    assert result.status == "completed"
+    assert result.status == RunStatus.COMPLETED
     run = kill_store.get(killed)
-    assert run.status == "completed" and run.epochs_completed == 1
+    assert run.status == RunStatus.COMPLETED and run.epochs_completed == 1
     assert all(len(v) == 1 for v in run.history().values())  # no extra epoch was trained
     assert run.has_model and run.test_accuracy is not None
     assert not [p for p in run.path.iterdir() if p.name.startswith(".")]  # the dead temp file is gone
     kill_store.load_model(killed)
     assert_earlier_runs_intact(kill_store, earlier)
+
+
+# ------------------------------------------------------------------ typed metadata and statuses
+def test_run_record_reads_the_current_and_older_schemas():
+    from fmnist_core.runs import RunRecord, RunStatus
+
+    current = RunRecord.from_dict({
+        "status": "completed", "config": {"epochs": 3}, "epochs_completed": 3,
+        "test": {"accuracy": 0.91, "loss": 0.3}, "model": {"parameters": 10, "multiply_adds": 20},
+        "data_source": {"description": "copy", "official": True, "md5": {"a": "b"}}, "train_seconds": 5.0,
+    })
+    assert current.status is RunStatus.COMPLETED and current.test.accuracy == 0.91 and current.test.loss == 0.3
+    assert (current.model.parameters, current.model.multiply_adds) == (10, 20)
+    assert current.data_source.official and current.train_seconds == 5.0 and current.config == {"epochs": 3}
+    old = RunRecord.from_dict({"status": "exploded", "parameters": 7, "multiply_adds": 8, "test_accuracy": 0.5})
+    assert old.status is RunStatus.FAILED and old.test.accuracy == 0.5
+    assert (old.model.parameters, old.model.multiply_adds) == (7, 8)
+    empty = RunRecord.from_dict({})
+    assert empty.status is RunStatus.FAILED and empty.test.accuracy is None and empty.epochs_completed == 0
+
+
+def test_default_active_run_policy_lives_in_the_store(tmp_path):
+    from fmnist_core.constants import DEFAULT_RUN_ID
+    from fmnist_core.runs import MODEL_FILE, RUN_FILE, RunStatus, RunStore, atomic_write_json
+
+    shipped = tmp_path / "shipped"
+    store = RunStore(tmp_path / "runs", pretrained_dir=shipped)
+    assert store.default_active_run() is None
+
+    def make(root, run_id, status, accuracy=0.9, model=True):
+        folder = root / run_id
+        folder.mkdir(parents=True)
+        if model:
+            (folder / MODEL_FILE).write_bytes(b"model")
+        atomic_write_json(folder / RUN_FILE, {"status": status, "model_sha256": "x" if model else None,
+                                             "test": {"accuracy": accuracy}})
+
+    make(store.root, "20260101-000000-a", "stopped")
+    assert store.default_active_run().run_id == "20260101-000000-a"  # only a stopped one: still usable
+    make(store.root, "20260102-000000-b", "completed")
+    make(store.root, "20260103-000000-c", "completed", model=False)  # no model: never active
+    assert store.default_active_run().run_id == "20260102-000000-b"  # newest completed
+    make(shipped, DEFAULT_RUN_ID, "completed")
+    chosen = store.default_active_run()
+    assert chosen.run_id == DEFAULT_RUN_ID and chosen.status is RunStatus.COMPLETED

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 import pytest
 
+from fmnist_core.runs import RunStatus
 from fmnist_core.augmentation import SEED_REPORT_AUGMENTATION, AugmentationConfig
 from fmnist_core.config import PRESETS, TrainConfig, preset
 from fmnist_core.errors import ConfigError, RunError, TrainingBusyError
@@ -25,7 +26,6 @@ from fmnist_core.training import (
     resume,
     train,
     training_lock,
-    validate_for_training,
 )
 
 # A quick recipe for the synthetic dataset (1,000 images -> 20 batches of 50 per epoch).
@@ -126,19 +126,13 @@ def test_presets():
         preset("fastest")
 
 
-def test_validate_for_training_refuses_subset_smaller_than_a_batch():
-    validate_for_training(TrainConfig(train_limit=1000, batch_size=128))
-    with pytest.raises(ConfigError):
-        validate_for_training(TrainConfig(train_limit=100, batch_size=128))
-
-
 # ------------------------------------------------------------------ real data: accuracy + events
 @pytest.mark.slow
 def test_one_epoch_on_3000_real_images_learns_and_reports_progress(real_dataset, tmp_store):
     recorder = Recorder()
     result = train(ACCURACY_CONFIG, dataset=real_dataset, store=tmp_store, listener=recorder, report_every_s=0)
 
-    assert result.status == "completed"
+    assert result.status == RunStatus.COMPLETED
     assert result.test_accuracy >= ACCURACY_FLOOR, f"1-epoch test accuracy {result.test_accuracy:.4f}"
     assert result.history["val_accuracy"][0] >= ACCURACY_FLOOR
 
@@ -148,19 +142,24 @@ def test_one_epoch_on_3000_real_images_learns_and_reports_progress(real_dataset,
     batches = recorder.of(BatchProgress)
     assert [b.batch for b in batches] == list(range(1, steps + 1))  # report_every_s=0: every batch
     assert all(b.epoch == 1 and b.steps_per_epoch == steps for b in batches)
-    assert all(math.isfinite(b.loss) and 0 <= b.accuracy <= 1 and b.eta_seconds >= 0 for b in batches)
-    assert batches[-1].eta_seconds == 0
+    assert all(math.isfinite(b.loss) and 0 <= b.accuracy <= 1 for b in batches)
+    assert all(math.isfinite(b.running_loss) and 0 <= b.running_accuracy <= 1 for b in batches)
+    # The first batches (tracing included) give no estimate; after that it is never 0 while the
+    # validation pass and the final evaluation remain, even at the last batch.
+    assert batches[0].eta_seconds is None
+    assert all(b.eta_seconds is None or b.eta_seconds > 0 for b in batches)
+    assert batches[-1].eta_seconds is not None and batches[-1].eta_seconds > 0
     (epoch_end,) = recorder.of(EpochEnd)
     assert epoch_end.epoch == 1
     assert set(epoch_end.metrics) >= {"loss", "accuracy", "val_loss", "val_accuracy", "seconds", "cpu_seconds"}
     assert epoch_end.metrics["seconds"] > 0 and epoch_end.metrics["cpu_seconds"] > 0
     assert epoch_end.history == result.history
     assert events.index(epoch_end) > events.index(batches[-1])
-    assert events[-1] == TrainingFinished(result.run.run_id, "completed", result.test_accuracy)
+    assert events[-1] == TrainingFinished(result.run.run_id, RunStatus.COMPLETED, result.test_accuracy)
 
     # What was saved agrees with what was reported.
     run = tmp_store.get(result.run.run_id)
-    assert run.status == "completed" and run.epochs_completed == 1 and run.has_model
+    assert run.status == RunStatus.COMPLETED and run.epochs_completed == 1 and run.has_model
     assert run.config == ACCURACY_CONFIG.to_dict()
     assert run.meta["data_source"]["official"] is False
     assert set(run.meta["versions"]) >= {"python", "tensorflow", "keras", "numpy"}
@@ -185,11 +184,11 @@ def test_stop_between_batches_then_resume_to_completion(synthetic_dataset, tmp_s
         report_every_s=0,
     )
     run_id = result.run.run_id
-    assert result.status == "stopped"
+    assert result.status == RunStatus.STOPPED
     last = recorder.of(BatchProgress)[-1]
     assert last.epoch == 2 and last.batch < SYNTHETIC_STEPS  # it did not finish the epoch
     assert len(recorder.of(EpochEnd)) == 1  # the partial epoch is not reported as completed
-    assert recorder.events[-1].status == "stopped"
+    assert recorder.events[-1].status == RunStatus.STOPPED
 
     run = tmp_store.get(run_id)
     on_disk = json.loads((run.path / RUN_FILE).read_text())
@@ -204,13 +203,13 @@ def test_stop_between_batches_then_resume_to_completion(synthetic_dataset, tmp_s
 
     recorder = Recorder()
     resumed = resume(run_id, dataset=synthetic_dataset, store=tmp_store, listener=recorder, report_every_s=0)
-    assert resumed.status == "completed"
+    assert resumed.status == RunStatus.COMPLETED
     assert recorder.events[0].initial_epoch == 1
     assert {b.epoch for b in recorder.of(BatchProgress)} == {2}
     assert [e.epoch for e in recorder.of(EpochEnd)] == [2]
     assert all(len(v) == 2 for v in recorder.of(EpochEnd)[0].history.values())
     run = tmp_store.get(run_id)
-    assert run.status == "completed" and run.epochs_completed == SYNTHETIC_CONFIG.epochs
+    assert run.status == RunStatus.COMPLETED and run.epochs_completed == SYNTHETIC_CONFIG.epochs
     history = run.history()
     assert all(len(v) == SYNTHETIC_CONFIG.epochs for v in history.values())
     assert {k: v[0] for k, v in history.items()} == first_epoch  # epoch 1 kept as it was
@@ -225,7 +224,7 @@ def test_stop_before_the_first_batch(synthetic_dataset, tmp_store):
     stop.set()
     result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store, stop_event=stop)
     run = tmp_store.get(result.run.run_id)
-    assert result.status == "stopped" and run.status == "stopped"
+    assert result.status == RunStatus.STOPPED and run.status == RunStatus.STOPPED
     assert run.epochs_completed == 0 and run.history() == {}
     assert not run.resumable  # nothing to resume from
     with pytest.raises(RunError):
@@ -286,7 +285,7 @@ def test_second_concurrent_training_is_refused(synthetic_dataset, tmp_store):
         release.set()
         thread.join(120)
     assert "error" not in outcome, outcome
-    assert outcome["result"].status == "completed"
+    assert outcome["result"].status == RunStatus.COMPLETED
     with training_lock(tmp_store.root):  # released once the job ended
         pass
 
@@ -298,96 +297,77 @@ def test_failure_is_recorded_and_releases_the_lock(synthetic_dataset, tmp_store)
         train(SYNTHETIC_CONFIG.with_changes(validation="holdout"), dataset=synthetic_dataset, store=tmp_store,
               listener=recorder)
     (run,) = tmp_store.list_runs()
-    assert run.status == "failed" and "ValueError" in run.meta["error"]
-    assert isinstance(recorder.events[-1], TrainingFinished) and recorder.events[-1].status == "failed"
+    assert run.status == RunStatus.FAILED and "ValueError" in run.meta["error"]
+    assert isinstance(recorder.events[-1], TrainingFinished) and recorder.events[-1].status == RunStatus.FAILED
     assert recorder.events[-1].error
     with training_lock(tmp_store.root):
         pass
 
 
-# ------------------------------------------------------------------ weight EMA and test monitoring
-def test_warm_up_ema_grows_the_momentum_with_the_step():
-    """The EMA follows min(momentum, (1 + t) / (10 + t)): early averages track the trained weights
-    instead of keeping most of the random initial ones (Keras' plain EMA uses 0.99 from step 2)."""
+# ------------------------------------------------------------------ weight average
+def test_weight_average_grows_its_momentum_with_the_step_and_swaps_cleanly():
+    """The average follows min(momentum, (1 + t) / (10 + t)): early averages track the trained weights
+    instead of keeping most of the random initial ones (Keras' plain EMA uses 0.99 from step 2). It is
+    kept by a callback (no private Keras attribute), put into the model for evaluation and taken out."""
     import keras
 
-    from fmnist_core.training import warm_up_ema
+    from fmnist_core.training.callbacks import WeightAverage, ema_momentum_at
 
-    variable = keras.Variable(np.zeros(3, dtype=np.float32))
-    optimizer = keras.optimizers.SGD(learning_rate=1.0, use_ema=True, ema_momentum=0.99)
-    warm_up_ema(optimizer)
-    optimizer.build([variable])
-    gradients = [np.array([-1.0, 2.0, 0.5], dtype=np.float32) * (step + 1) for step in range(30)]
-    value, average = np.zeros(3), np.zeros(3)
-    for step, gradient in enumerate(gradients):
-        optimizer.apply_gradients([(gradient, variable)])
-        value = value - gradient
-        momentum = min(0.99, (1 + step) / (10 + step))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    callback = WeightAverage(0.99, np.zeros((0, 28, 28), np.uint8))
+    callback.set_model(model)
+    callback.on_train_begin()
+    value, average = np.zeros((3, 1)), np.zeros((3, 1))
+    for step in range(30):
+        value = value + np.array([[-1.0], [2.0], [0.5]]) * (step + 1)
+        model.layers[0].kernel.assign(value)
+        callback.on_train_batch_end(step)
+        momentum = ema_momentum_at(0.99, step)
         average = momentum * average + (1 - momentum) * value
-    np.testing.assert_allclose(variable.numpy(), value, rtol=1e-6)
-    np.testing.assert_allclose(optimizer._model_variables_moving_average[0].numpy(), average, rtol=1e-5)
+    assert ema_momentum_at(0.99, 0) == pytest.approx(0.1) and ema_momentum_at(0.99, 10_000) == 0.99
     # Keras' own rule would still hold 0.99 ** 29 = 75% of the initial zeros here.
     assert np.abs(average - value).max() < 0.2 * np.abs(value).max()
+    callback.use_averaged()
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), average, rtol=1e-5)
+    callback.use_raw()
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), value, rtol=1e-6)
+    with callback.evaluated():
+        np.testing.assert_allclose(model.layers[0].kernel.numpy(), average, rtol=1e-5)
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), value, rtol=1e-6)
 
 
-class _SlowPredictions:
-    """Wraps predict_probabilities with a fixed delay, to show the checks are kept off the clock."""
+def test_the_training_code_touches_no_private_keras_attribute():
+    import pathlib
 
-    delay = 0.25
-
-    def __init__(self, real) -> None:
-        self.real = real
-        self.calls = 0
-
-    def __call__(self, *args, **kwargs):
-        import time
-
-        self.calls += 1
-        time.sleep(self.delay)
-        return self.real(*args, **kwargs)
-
-
-def test_test_monitor_checks_every_n_images_off_the_clock(synthetic_dataset, tmp_store, monkeypatch):
     import fmnist_core.training as training
-    from fmnist_core.training import TestMonitor
 
-    slow = _SlowPredictions(training.predict_probabilities)
-    monkeypatch.setattr(training, "predict_probabilities", slow)
-    # 20 steps of 50 images per epoch: a check every 250 images is due after steps 5, 10 and 15,
-    # and the epoch end (validated on the test set here) gives the fourth.
-    result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
-                   monitor=TestMonitor(every_images=250))
-    history = result.history
-    assert history["monitor_epochs"] == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
-    assert slow.calls == 6  # the epoch-end checks reuse the validation accuracy on the test set
-    assert history["test_accuracy"] == history["val_accuracy"]
-    assert [history["monitor_test_accuracy"][i] for i in (3, 7)] == history["test_accuracy"]
-    seconds = history["monitor_seconds"]
-    assert all(later > earlier for earlier, later in zip(seconds, seconds[1:]))
-    assert seconds[-1] == pytest.approx(sum(history["train_seconds"]))
-    # The 6 x 0.25 s of checks are in the fit's wall time but not on the training clock.
-    assert result.run.meta["train_seconds"] - sum(history["seconds"]) >= 6 * slow.delay * 0.95
+    for path in pathlib.Path(training.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        for private in ("_trainable_variables", "_model_variables_moving_average", "_update_model_variables",
+                        "_flatten_layers", "types.MethodType"):
+            assert private not in text, f"{path.name} uses {private}"
 
 
-def test_test_monitor_stops_mid_epoch_checks_once_the_target_is_reached(synthetic_dataset, tmp_store):
-    from fmnist_core.training import TestMonitor
+def test_batch_norm_recalibration_gives_the_statistics_of_the_images():
+    import keras
 
-    result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
-                   monitor=TestMonitor(every_images=250, until_accuracy=0.0))
-    assert result.history["monitor_epochs"] == [0.25, 1.0, 2.0]
+    from fmnist_core.training.batchnorm import batch_norm_layers, recalibrate_batch_norm
 
-
-def test_test_monitor_does_not_change_training(synthetic_dataset, tmp_path):
-    """Mid-epoch checks swap the EMA weights in and out: the trained weights must come back exactly."""
-    from fmnist_core.training import TestMonitor
-
-    config = SYNTHETIC_CONFIG.with_changes(ema_momentum=0.9, optimizer="adamw", weight_decay=1e-4)
-    histories = []
-    for name, monitor in (("plain", None), ("monitored", TestMonitor(every_images=100))):
-        store = RunStore(tmp_path / name, pretrained_dir=None)
-        histories.append(train(config, dataset=synthetic_dataset, store=store, monitor=monitor).history)
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-6, atol=0, err_msg=key)
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    outputs = keras.layers.Dropout(0.5)(keras.layers.Dense(10)(x))
+    model = keras.Model(inputs, outputs)
+    images = np.random.default_rng(0).integers(0, 256, (600, 28, 28), dtype=np.uint8)
+    (layer,) = batch_norm_layers(model)
+    assert recalibrate_batch_norm(model, images, batch_size=200)
+    pixels = images.reshape(600, -1) / 255.0
+    np.testing.assert_allclose(layer.moving_mean.numpy(), pixels.mean(axis=0), rtol=1e-4, atol=1e-5)
+    batch_vars = np.mean([pixels[i : i + 200].var(axis=0) for i in range(0, 600, 200)], axis=0)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), batch_vars, rtol=1e-3, atol=1e-5)
+    assert layer.momentum == 0.9 and model.layers[-1].rate == 0.5  # restored
+    assert not recalibrate_batch_norm(keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]), images)
 
 
 # ------------------------------------------------------------------ learning-rate schedule
@@ -427,12 +407,87 @@ def test_a_compiled_model_with_the_schedule_saves_and_loads_in_safe_mode(tmp_pat
     assert int(loaded.optimizer.iterations) == 1
 
 
-def test_test_monitor_can_end_the_run_at_the_target(synthetic_dataset, tmp_store):
-    """benchmarks.race stops each recipe at its first check at the target accuracy."""
-    from fmnist_core.training import TestMonitor
+# ------------------------------------------------------------------ live progress (issue 11 item 6)
+def test_running_mean_recovers_batch_values_and_smooths_them():
+    from fmnist_core.training.callbacks import RunningMean
 
-    result = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store,
-                   monitor=TestMonitor(every_images=250, until_accuracy=0.0, stop_when_reached=True))
-    assert result.status == "stopped"
-    assert result.history["monitor_epochs"] == [0.25]
-    assert tmp_store.get(result.run.run_id).epochs_completed == 0
+    batch_values = [2.0, 1.0, 1.5, 0.5]
+    means = np.cumsum(batch_values) / np.arange(1, 5)  # what Keras logs: the epoch's mean so far
+    running = RunningMean(beta=0.5)
+    smoothed = [running.add(float(m), i) for i, m in enumerate(means)]
+    assert smoothed[0] == pytest.approx(2.0)  # bias-corrected: the first batch counts fully
+    expected, value = [], 0.0
+    for n, v in enumerate(batch_values, start=1):
+        value = 0.5 * value + 0.5 * v
+        expected.append(value / (1 - 0.5**n))
+    np.testing.assert_allclose(smoothed, expected)
+    running.start_epoch()  # a new epoch: Keras' mean restarts, the smoothing goes on
+    assert running.add(3.0, 0) == pytest.approx((0.5 * value + 0.5 * 3.0) / (1 - 0.5**5))
+
+
+def test_time_left_waits_for_a_rate_then_counts_validation_and_the_final_evaluation():
+    from fmnist_core.training.callbacks import TimeLeft
+
+    left = TimeLeft(batch_size=100, validation_images=3000, test_images=6000)
+    for t in (0.0, 0.5, 1.0, 1.5):  # the first batch (tracing) ends at 0; then 0.5 s per batch
+        left.batch_done(10.0 + t)
+        if t < 1.5:
+            assert left.seconds(10.0 + t, batches_left=10, validations_left=1) is None  # "estimating"
+    # 0.5 s per batch: forward ~ 0.5 / 100 / 3 s per image -> validation ~5.5 s, final ~11 s.
+    estimate = left.seconds(11.5, batches_left=0, validations_left=1)
+    assert estimate == pytest.approx(0.5 / 300 * 3000 + 0.5 + 0.5 / 300 * 6000 + 1.0)
+    left.epoch_overhead = 4.0  # once measured, the real cost of an epoch's validation and checkpoint
+    assert left.seconds(11.5, batches_left=4, validations_left=2) == pytest.approx(2.0 + 8.0 + 0.5 / 300 * 6000 + 1.0)
+
+
+def test_terminal_progress_says_estimating_before_the_first_estimate():
+    import io
+
+    from fmnist_core.cli import TerminalProgress
+
+    stream = io.StringIO()
+    progress = TerminalProgress(stream)
+    for eta in (None, 12.0):
+        progress(BatchProgress(epoch=1, batch=1, steps_per_epoch=4, loss=1.0, accuracy=0.5, elapsed_seconds=0.1,
+                               eta_seconds=eta))
+    assert "estimating time left" in stream.getvalue() and "12s left" in stream.getvalue()
+
+
+# ------------------------------------------------------------------ every preset learns (issue 11 item 1)
+# Each preset trained 1 epoch on 2,000 stratified real images (16 steps at batch 128, 32 at the seed's 64).
+# Before batch norm was recalibrated for the saved weights, `default` and `best` ended at chance (10.0%)
+# with 73% training accuracy. Measured after the fix on 2 cores of an Intel Xeon (AVX-512, AMX; under
+# load): default 0.701, best 0.651, seed 0.556 (no batch norm; the report's Adam at 1e-3 on 32 augmented
+# batches is simply slow). The floors are far above chance (0.10) with a few points of margin.
+PRESET_FLOORS = {"seed": 0.50, "default": 0.60, "best": 0.58}
+# A run's recorded scores and a fresh evaluation of its saved model may differ by at most this.
+AGREEMENT = 0.003
+
+
+def test_preset_floors_cover_every_preset():
+    assert set(PRESET_FLOORS) == set(PRESETS)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=[pytest.mark.slow] if name == "best" else []) for name in sorted(PRESETS)]
+)
+def test_every_preset_learns_in_one_epoch_and_its_scores_match_the_saved_model(name, real_dataset, tmp_store):
+    from fmnist_core.data import stratified_split
+    from fmnist_core.evaluation import evaluate_model
+
+    config = preset(name).with_changes(epochs=1, train_limit=2000)
+    result = train(config, dataset=real_dataset, store=tmp_store)
+    assert result.status == RunStatus.COMPLETED
+    assert result.test_accuracy >= PRESET_FLOORS[name], f"{name}: test accuracy {result.test_accuracy:.4f}"
+
+    model = tmp_store.load_model(result.run.run_id, float32=True)  # the evaluation a user can reproduce
+    fresh_test = evaluate_model(model, real_dataset.x_test, real_dataset.y_test).accuracy
+    assert abs(fresh_test - result.test_accuracy) <= AGREEMENT
+    if config.validation == "test":
+        x_val, y_val = real_dataset.x_test, real_dataset.y_test
+    else:
+        split = stratified_split(real_dataset.x_train, real_dataset.y_train)
+        x_val, y_val = split.x_val, split.y_val
+    fresh_val = evaluate_model(model, x_val, y_val).accuracy
+    recorded_val = result.history["val_accuracy"][-1]
+    assert abs(fresh_val - recorded_val) <= AGREEMENT, f"{name}: validation {recorded_val:.4f} vs fresh {fresh_val:.4f}"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import streamlit as st
 
-from fmnist_core.constants import DEFAULT_RUN_ID, default_runs_dir, pretrained_dir
+from fmnist_core.constants import default_runs_dir, pretrained_dir
 from fmnist_core.errors import RunError
-from fmnist_core.runs import STATUS_COMPLETED, RunInfo, RunStore
+from fmnist_core.runs import RunInfo, RunStore
 
 ACTIVE_RUN_KEY = "active_run_id"
 
@@ -24,20 +22,8 @@ def run_store() -> RunStore:
 
 
 def usable(run: RunInfo) -> bool:
-    """A run that has a saved, complete model (completed, or stopped with a final save)."""
-    return run.has_model and run.test_accuracy is not None
-
-
-def default_active_run(store: RunStore) -> RunInfo | None:
-    """The shipped 'default' run when it exists, else the newest completed run, else any usable one."""
-    runs = [run for run in store.list_runs() if usable(run)]
-    for run in runs:
-        if run.run_id == DEFAULT_RUN_ID:
-            return run
-    for run in runs:  # list_runs is newest first
-        if run.status == STATUS_COMPLETED:
-            return run
-    return runs[0] if runs else None
+    """A run that has a saved, complete model (RunInfo.usable; kept for the pages that import it)."""
+    return run.usable
 
 
 def active_run() -> RunInfo | None:
@@ -51,7 +37,7 @@ def active_run() -> RunInfo | None:
                 return run
         except RunError:
             pass
-    run = default_active_run(store)
+    run = store.default_active_run()
     st.session_state[ACTIVE_RUN_KEY] = run.run_id if run else None
     return run
 

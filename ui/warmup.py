@@ -64,11 +64,11 @@ def _warm_up() -> None:
         from fmnist_core.evaluation import evaluate_run
 
         from .loaders import predictor, test_data_md5
-        from .state import default_active_run, run_store
+        from .state import run_store
 
         data = load_dataset()
         _warm_data_pages(data)
-        run = default_active_run(run_store())
+        run = run_store().default_active_run()
         if run is not None:
             model = predictor(run).model  # imports TensorFlow, verifies and loads the model once
             evaluate_run(run, lambda: model, data.x_test, data.y_test, data_md5=test_data_md5(data))

@@ -8,7 +8,7 @@ import streamlit as st
 from fmnist_core.charts import compare_runs_curves, training_curves
 from fmnist_core.config import TrainConfig
 from fmnist_core.errors import FmnistError
-from fmnist_core.jobs import JOB_MANAGER, JobSnapshot
+from fmnist_core.jobs import JOB_MANAGER, JobSnapshot, JobStatus
 from ui.architecture_choice import architecture_choices, choice_label
 from ui.compare_panel import architecture_change_panel
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
@@ -32,17 +32,19 @@ POLL_SECONDS = 1.0
 
 # ---------------------------------------------------------------- the current or last job
 def _job_progress_text(snap: JobSnapshot) -> str:
-    if snap.status == "starting" or not snap.total_epochs:
+    if snap.status == JobStatus.STARTING or not snap.total_epochs:
         return "Preparing the data and building the model…"
     parts = [f"Epoch {max(1, snap.epoch)} of {snap.total_epochs}"]
     if snap.steps_per_epoch:
         parts.append(f"batch {snap.batch} of {snap.steps_per_epoch}")
-        if snap.batch >= snap.steps_per_epoch and snap.status == "running":
+        if snap.batch >= snap.steps_per_epoch and snap.status == JobStatus.RUNNING:
             parts.append("validating and saving a checkpoint…")
     parts.append(f"{format_duration(snap.elapsed_seconds)} elapsed")
-    if snap.eta_seconds is not None:
-        parts.append(f"about {format_duration(snap.eta_seconds)} left")
-    if snap.status == "stopping":
+    if snap.status == JobStatus.RUNNING:
+        # Validation and the final evaluation are in the estimate; the first batches give none yet.
+        parts.append("estimating time left…" if snap.eta_seconds is None
+                     else f"about {format_duration(max(1.0, snap.eta_seconds))} left")
+    if snap.status == JobStatus.STOPPING:
         parts.append("stopping after this batch…")
     return " · ".join(parts)
 
@@ -67,9 +69,10 @@ def job_view() -> None:
         run_text = f"Run `{snap.run_id}` — " if snap.run_id else ""
         st.caption(run_text + _job_config_caption(snap))
         st.progress(snap.fraction, text=_job_progress_text(snap))
-        st.plotly_chart(training_curves(snap.history), key="tr_live_curves", width="stretch")
+        st.plotly_chart(training_curves(snap.history, batch_curve=snap.batch_curve, total_epochs=snap.total_epochs),
+                        key="tr_live_curves", width="stretch")
         st.button("Stop training", icon=":material/stop_circle:", on_click=JOB_MANAGER.stop,
-                  disabled=snap.status == "stopping",
+                  disabled=snap.status == JobStatus.STOPPING,
                   help="Stops after the current batch; the run is kept, marked stopped, and can be resumed.")
         return
     if state.get(WATCH_KEY) == snap.job_id:
@@ -77,14 +80,14 @@ def job_view() -> None:
         del state[WATCH_KEY]
         st.rerun()
     st.subheader("Last training run", anchor=False)
-    if snap.status == "failed":
+    if snap.status == JobStatus.FAILED:
         st.error(f"**Training failed.** {snap.error or 'No reason was given.'}\n\n"
                  "Check the settings and start again; the partial run is listed under Load.",
                  icon=":material/error:")
         return
-    status_word = {"completed": "finished", "stopped": "was stopped early"}.get(snap.status, snap.status)
+    status_word = {JobStatus.COMPLETED: "finished", JobStatus.STOPPED: "was stopped early"}.get(snap.status, str(snap.status))
     message = f"Run `{snap.run_id}` {status_word}: test accuracy **{format_percent(snap.test_accuracy)}**."
-    if snap.status == "stopped":
+    if snap.status == JobStatus.STOPPED:
         st.warning(message + " Its model from the last batch was evaluated and saved; it can be resumed below.",
                    icon=":material/pause_circle:")
     else:
@@ -145,7 +148,7 @@ with guarded():
         def _label(run_id: str) -> str:
             run = by_id[run_id]
             acc = format_percent(run.test_accuracy) if run.test_accuracy is not None else "no test score"
-            return f"{run_id} — {run.status}, {run.epochs_completed}/{run.config.get('epochs', '?')} epochs, {acc}"
+            return f"{run_id} — {run.status}, {run.epochs_completed}/{run.total_epochs or '?'} epochs, {acc}"
 
         chosen = st.selectbox("Saved run", list(by_id), format_func=_label, key="tr_load_run")
         run = by_id[chosen]
@@ -164,9 +167,10 @@ with guarded():
                 show_error(exc)
             else:
                 st.rerun()
-        started = (run.meta.get("started_at") or "?").replace("T", " ")
+        record = run.record
+        started = (record.started_at or "?").replace("T", " ")
         st.caption(f"{run.architecture} · started {started} · trained for "
-                   f"{format_duration(run.meta.get('train_seconds'))} · {run.meta.get('command', '')}")
+                   f"{format_duration(record.train_seconds)} · {record.command}")
 
 st.divider()
 

@@ -1,0 +1,65 @@
+"""The compiled model: architecture, learning-rate schedule, optimizer, loss and metric of a config."""
+
+from __future__ import annotations
+
+from ..config import TrainConfig
+from .hardware import mixed_precision_policy
+
+
+def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
+    from ..schedules import WarmupCosine  # noqa: PLC0415
+
+    if config.schedule == "constant":
+        return config.learning_rate
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(int(config.warmup_epochs * steps_per_epoch), total - 1)
+    initial = config.learning_rate * 0.1 if warmup else config.learning_rate
+    return WarmupCosine(initial, config.learning_rate, warmup, total - warmup, alpha=0.01)
+
+
+def effective_ema_momentum(momentum: float, total_steps: int) -> float:
+    """Cap the weight average's horizon (about 1 / (1 - momentum) steps) at a tenth of the run, so a short
+    run (a 1-epoch try on a subset) averages its own trained weights, not its random initial ones."""
+    horizon = total_steps / 10
+    if not momentum or horizon <= 1:
+        return 0.0
+    return min(momentum, 1.0 - 1.0 / horizon)
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int):
+    """The config's optimizer with its schedule. The weight average is not the optimizer's job here:
+    callbacks.WeightAverage keeps it (with a warm-up Keras' own `use_ema` cannot express)."""
+    import keras  # noqa: PLC0415
+
+    lr = learning_rate_schedule(config, steps_per_epoch)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(lr)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+    return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None)
+
+
+def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
+    """A fresh model of the config's architecture (mixed precision where native), compiled."""
+    import keras  # noqa: PLC0415
+
+    from ..archspec_build import build_model_from_spec  # noqa: PLC0415
+
+    previous_policy = keras.mixed_precision.dtype_policy()
+    policy = mixed_precision_policy() if config.mixed_precision else None
+    if policy:
+        keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        model = build_model_from_spec(config.resolved_architecture_spec())
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+    if config.mirror_averaging:
+        from ..mirror import mirror_averaged  # noqa: PLC0415
+
+        model = mirror_averaged(model)  # float32 policy: the average of two float32 softmax outputs
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return model
