@@ -38,8 +38,8 @@ METHOD_TITLES: dict[Method, str] = {
 METHOD_SENTENCES: dict[Method, str] = {
     Method.GRADCAM: "Grad-CAM weights the last convolution's feature maps by how much each one raises the "
                     "class's score, showing the regions whose features the decision rests on.",
-    Method.SALIENCY: "Saliency shows how much a tiny change of each pixel would change the class's score, "
-                     "averaged over noisy copies of the image (SmoothGrad) so the map is less speckled.",
+    Method.SALIENCY: "Saliency multiplies each pixel's brightness by how strongly the class's score responds "
+                     "to it (gradients averaged over noisy copies, SmoothGrad), estimating what each pixel adds.",
     Method.OCCLUSION: "Occlusion covers the image with a black square, patch by patch, and shows how much "
                       "the class's probability drops when each region is hidden.",
 }
@@ -146,15 +146,22 @@ class Attributor:
         return np.asarray(cam), np.asarray(probs)
 
     def saliency_raw(self, images: np.ndarray, class_index: int, seed: int = 0) -> np.ndarray:
-        """SmoothGrad: mean absolute input gradient over noisy copies, (N,28,28), one batched call."""
+        """SmoothGrad x input: mean input gradient over noisy copies times each pixel's brightness,
+        positive part, (N,28,28); all copies in one batched call.
+
+        The product is the first-order estimate of how much the class's log-probability would fall
+        if the pixel were blanked. Plain |gradient| ranks dark background pixels highest (where
+        adding light would matter), which says nothing about the pixels the garment is made of: on
+        the shipped model it failed the deletion check (blanking its top 10% hurt less than random).
+        """
         x = np.asarray(images, np.float32)
         n = len(x)
         rng = np.random.default_rng(seed)
         noisy = np.repeat(x, self.samples, axis=0)
         noisy = noisy + rng.normal(0.0, self.sigma, noisy.shape).astype(np.float32)
         grads, _ = self._input_gradients(noisy, np.int32(class_index))
-        grads = np.abs(np.asarray(grads)[..., 0]).reshape(n, self.samples, IMAGE_SIZE, IMAGE_SIZE)
-        return grads.mean(axis=1)
+        mean_grad = np.asarray(grads)[..., 0].reshape(n, self.samples, IMAGE_SIZE, IMAGE_SIZE).mean(axis=1)
+        return np.maximum(mean_grad * x[..., 0], 0.0)
 
     def occlusion_raw(self, image: np.ndarray, class_index: int, base_probability: float) -> np.ndarray:
         """Mean drop of the class's probability over the patches covering each pixel, (28,28)."""
