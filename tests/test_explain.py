@@ -316,3 +316,26 @@ def test_colormap_is_monotonic_in_brightness():
     rgb = colormap(np.linspace(0, 1, 11)).astype(float)
     brightness = rgb @ [0.299, 0.587, 0.114]
     assert (np.diff(brightness) > 0).all()
+
+
+@pytest.mark.parametrize("name", ["seed_cnn", "fast_cnn"])
+def test_saved_and_reloaded_models_explain(name, tmp_path):
+    """A loaded Sequential's layer.output is not part of its own output graph: the engine must rebuild it."""
+    import keras
+
+    from fmnist_core.explain.activations import activations
+    from fmnist_core.mirror import mirror_averaged
+    from fmnist_core.models import build_model
+
+    image = np.random.default_rng(4).random((28, 28)).astype(np.float32)
+    for label, model in (("plain", build_model(name)), ("mirror", mirror_averaged(build_model(name)))):
+        path = tmp_path / f"{label}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path, safe_mode=True)
+        expected = activations(model, image)
+        got = activations(loaded, image)
+        for a, b in zip(expected.stages, got.stages):
+            np.testing.assert_allclose(a.values, b.values, atol=1e-5)
+        for method in Method:
+            np.testing.assert_allclose(explain(loaded, image, method, 2).heatmap,
+                                       explain(model, image, method, 2).heatmap, atol=1e-3)

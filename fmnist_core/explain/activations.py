@@ -65,9 +65,39 @@ class Activations:
         raise KeyError(f"no stage {name!r}; stages: {', '.join(s.name for s in self.stages)}")
 
 
-def stage_specs(core) -> tuple[list[StageSpec], list[Any]]:
+@dataclass(frozen=True)
+class Graph:
+    """A single-view model's top-level layers, each with the symbolic tensor it outputs."""
+
+    inputs: Any
+    layers: tuple[Any, ...]
+    tensors: tuple[Any, ...]
+    output: Any
+    linear: bool
+
+
+def model_graph(core) -> Graph:
+    """The layers and their output tensors. A Sequential model is called once more on a fresh Input,
+    because a loaded Sequential's layer.output belongs to a graph its own outputs are not part of."""
+    import keras  # noqa: PLC0415
+
+    if isinstance(core, keras.Sequential):
+        inputs = keras.Input(shape=INPUT_SHAPE)
+        x = inputs
+        layers, tensors = [], []
+        for layer in core.layers:
+            x = layer(x)
+            layers.append(layer)
+            tensors.append(x)
+        return Graph(inputs, tuple(layers), tuple(tensors), x, True)
+    layers = tuple(layer for layer in core.layers if type(layer).__name__ != "InputLayer")
+    return Graph(core.inputs, layers, tuple(layer.output for layer in layers), core.outputs[0], False)
+
+
+def stage_specs(core, graph: Graph | None = None) -> tuple[list[StageSpec], list[Any]]:
     """Stages of a single-view model's top level, and the tensor each one ends with."""
-    layers = [layer for layer in core.layers if type(layer).__name__ != "InputLayer"]
+    graph = graph or model_graph(core)
+    layers, outs = graph.layers, graph.tensors
     specs: list[StageSpec] = []
     tensors: list[Any] = []
     i = 0
@@ -75,21 +105,22 @@ def stage_specs(core) -> tuple[list[StageSpec], list[Any]]:
         layer = layers[i]
         kind, _ = classify_layer(layer)
         if getattr(layer, "layers", None):  # a nested model: shown as one stage by its output
-            kind = LayerKind.CONV if len(layer.output.shape) == 4 else LayerKind.DENSE
+            kind = LayerKind.CONV if len(outs[i].shape) == 4 else LayerKind.DENSE
         if kind in (LayerKind.CONV, LayerKind.POOL, LayerKind.GLOBAL_POOL, LayerKind.DENSE):
             names = [layer.name]
-            tensor = layer.output
+            tensor = outs[i]
             j = i + 1
-            while j < len(layers) and classify_layer(layers[j])[0] in _FOLLOWERS and layers[j].input is tensor:
+            while (j < len(layers) and classify_layer(layers[j])[0] in _FOLLOWERS
+                   and (graph.linear or layers[j].input is tensor)):
                 names.append(layers[j].name)
-                tensor = layers[j].output
+                tensor = outs[j]
                 j += 1
             specs.append(StageSpec(layer.name, tuple(names), kind))
             tensors.append(tensor)
             i = j
         else:
             i += 1
-    if specs and tensors[-1] is core.outputs[0]:
+    if specs and tensors[-1] is graph.output:
         specs[-1] = StageSpec(specs[-1].name, specs[-1].layer_names, specs[-1].kind, is_output=True)
     return specs, tensors
 
@@ -103,8 +134,9 @@ class ActivationProbe:
 
         self.model = model
         self.core, self.mirrored = unwrap_mirror(model)
-        self.specs, tensors = stage_specs(self.core)
-        self._multi = keras.Model(self.core.inputs, [*tensors, self.core.outputs[0]], name=f"{self.core.name}_probe")
+        graph = model_graph(self.core)
+        self.specs, tensors = stage_specs(self.core, graph)
+        self._multi = keras.Model(graph.inputs, [*tensors, graph.output], name=f"{self.core.name}_probe")
         spec = tf.TensorSpec(shape=(None, *INPUT_SHAPE), dtype=tf.float32)
         multi, full, specs = self._multi, model, self.specs
 

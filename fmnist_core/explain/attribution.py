@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..constants import IMAGE_SIZE, INPUT_SHAPE
-from .activations import _as_batch, stage_specs
+from .activations import _as_batch, model_graph, stage_specs
 from .layers import LayerKind, unwrap_mirror
 
 EPS = 1e-7
@@ -66,9 +66,9 @@ def normalise(values: np.ndarray, percentile: float | None = None) -> np.ndarray
     return np.clip(v / top, 0.0, 1.0).astype(np.float32)
 
 
-def last_conv_stage(core) -> tuple[str, Any]:
+def last_conv_stage(core, graph=None) -> tuple[str, Any]:
     """The name and output tensor of the model's last spatial convolution stage (Grad-CAM's layer)."""
-    specs, tensors = stage_specs(core)
+    specs, tensors = stage_specs(core, graph)
     for spec, tensor in zip(reversed(specs), reversed(tensors)):
         if spec.kind == LayerKind.CONV and len(tensor.shape) == 4:
             return spec.name, tensor
@@ -85,8 +85,9 @@ class Attributor:
 
         self.model = model
         self.core, self.mirrored = unwrap_mirror(model)
-        self.target_layer, target = last_conv_stage(self.core)
-        cam_model = keras.Model(self.core.inputs, [target, self.core.outputs[0]], name=f"{self.core.name}_cam")
+        graph = model_graph(self.core)
+        self.target_layer, target = last_conv_stage(self.core, graph)
+        cam_model = keras.Model(graph.inputs, [target, graph.output], name=f"{self.core.name}_cam")
         self.samples = int(smoothgrad_samples)
         self.sigma = float(smoothgrad_sigma)
         self.patch = int(occlusion_patch)
