@@ -13,6 +13,7 @@ from fmnist_core.constants import IMAGE_SIZE, NUM_CLASSES, PRETRAINED_DIR
 from fmnist_core.explain.attribution import METHOD_SENTENCES, Method, attributor_for, explain, normalise
 from fmnist_core.explain.overlay import colormap, overlay_png, overlay_rgb
 
+
 def _arch_names():
     from fmnist_core.models import ARCHITECTURES
 
@@ -339,3 +340,16 @@ def test_saved_and_reloaded_models_explain(name, tmp_path):
         for method in Method:
             np.testing.assert_allclose(explain(loaded, image, method, 2).heatmap,
                                        explain(model, image, method, 2).heatmap, atol=1e-3)
+
+
+def test_work_is_sized_to_the_model():
+    from fmnist_core.explain.attribution import Attributor, work_for
+    from fmnist_core.mirror import mirror_averaged
+    from fmnist_core.models import build_model
+
+    assert work_for(15_000_000) == (24, 2) and work_for(107_000_000) == (8, 4)
+    light = Attributor(build_model("fast_cnn"))
+    heavy = Attributor(mirror_averaged(build_model("large_cnn")))
+    assert (light.samples, light.stride, len(light._masks)) == (24, 2, 144)
+    assert (heavy.samples, heavy.stride, len(heavy._masks)) == (8, 4, 49)
+    assert heavy._masks.sum(axis=0).min() >= 1  # every pixel is covered by some patch

@@ -69,6 +69,13 @@ def chart_keys(app: AppTest) -> list[str]:
     return [c.key or c.proto.id for c in app.get("plotly_chart")]
 
 
+def open_tab(app: AppTest, label: str) -> None:
+    """Select a tab of the page (only the open tab's content runs)."""
+    app.session_state["im_tab"] = label
+    app.run()
+    no_errors(app)
+
+
 def captions(app: AppTest) -> list[str]:
     return [c for img in app.image for c in img.captions]
 
@@ -93,6 +100,8 @@ def test_page_with_every_control(at, page_runs, real_dataset):
     assert "max pooling: halves width and height" in set(table["Role"])
 
     # feature maps: one grid per conv/pool stage, 16 maps by default, then 8
+    assert not [k for k in chart_keys(at) if "im_maps_" in k], "closed tabs do not run"
+    open_tab(at, "Feature maps")
     maps = [k for k in chart_keys(at) if "im_maps_" in k]
     assert len(maps) == 4  # seed_cnn: conv, pool, conv, pool
     first = figure(at, maps[0])
@@ -104,6 +113,7 @@ def test_page_with_every_control(at, page_runs, real_dataset):
     assert any("im_vec_" in k for k in chart_keys(at)), "the dense layer as bars"
 
     # where it looks: three overlays, then "why not Shirt?", then opacity
+    open_tab(at, "Where it looks")
     overlays = [c for c in captions(at) if " for " in c and "%" in c]
     assert len(overlays) == 3
     assert any(c.startswith("Grad-CAM for ") for c in overlays)
@@ -118,6 +128,7 @@ def test_page_with_every_control(at, page_runs, real_dataset):
     assert [img.proto.imgs[0].url for img in at.image] != before
 
     # one convolution: equation updates with the window position and the channel
+    open_tab(at, "One convolution")
     at.number_input(key="im_conv_channel").set_value(3).run()
     at.slider(key="im_conv_position").set_value(0).run()
     no_errors(at)
@@ -127,6 +138,7 @@ def test_page_with_every_control(at, page_runs, real_dataset):
     assert len(conv_fig["data"]) == 4
 
     # filters and the top nine images of a channel
+    open_tab(at, "Filters")
     assert len(figure(at, "im_kernels")["data"]) == 1
     at.toggle(key="im_top_on").set_value(True).run()
     no_errors(at)

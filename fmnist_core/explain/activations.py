@@ -180,7 +180,7 @@ def _as_batch(image: np.ndarray) -> np.ndarray:
     return x
 
 
-_PROBES: "weakref.WeakKeyDictionary[Any, ActivationProbe]" = weakref.WeakKeyDictionary()
+_PROBES: weakref.WeakKeyDictionary[Any, ActivationProbe] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 

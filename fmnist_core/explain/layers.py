@@ -6,9 +6,10 @@ leaf layers are counted with the same rule, so the table and the registry can ne
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterator
+from typing import Any
 
 
 class LayerKind(str, Enum):
