@@ -4,10 +4,10 @@ draw a heatmap overlay and open "Inside the model" on that image, which draws al
 Uses test_e2e_browser's server, browser and page fixtures (one `streamlit run app.py` for this module).
 """
 
+# ruff: noqa: F811 - pytest fixtures imported from test_e2e_browser are parameters by design
 from __future__ import annotations
 
 import pytest
-
 from test_e2e_browser import (  # noqa: F401 - fixtures used by name
     FILE_INPUT,
     PAGES,

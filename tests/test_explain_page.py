@@ -134,6 +134,10 @@ def test_page_with_every_control(at, page_runs, real_dataset):
     no_errors(at)
     eq = [m.value for m in at.markdown if m.value.startswith("Output pixel (row 0, column 0) of channel 3")]
     assert eq and "sum of the 9 products" in eq[0] and "ReLU" in eq[0]
+    at.button(key="im_conv_next").click().run()
+    no_errors(at)
+    assert at.slider(key="im_conv_position").value == 1
+    assert any(m.value.startswith("Output pixel (row 0, column 1) of channel 3") for m in at.markdown)
     conv_fig = figure(at, "im_conv_fig")
     assert len(conv_fig["data"]) == 4
 

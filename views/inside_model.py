@@ -57,6 +57,11 @@ def _top_images(run_id: str, sha: str, fingerprint: str, _run, _model):
     return top_images_for_run(_run, _model, x_test, data_key=fingerprint)
 
 
+def _next_position(count: int) -> None:
+    """Slide the window one output pixel on (wrapping around), like a play button's single step."""
+    state["im_conv_position"] = (int(state.get("im_conv_position", -1)) + 1) % count
+
+
 with guarded():
     active = active_run()
     runs = [run for run in run_store().list_runs() if usable(run)]
@@ -188,8 +193,11 @@ with guarded():
 
             conv = first_conv(model)
             size = conv.output_size()
-            k1, k2 = st.columns([1, 3])
-            channel = k1.number_input(f"Channel (0–{conv.channels - 1})", 0, conv.channels - 1, 0, key="im_conv_channel")
+            k1, k2, k3 = st.columns([1, 3, 1], vertical_alignment="bottom")
+            channel = k1.number_input(f"Channel (0–{conv.channels - 1})", 0, conv.channels - 1, 0,
+                                      key="im_conv_channel")
+            k3.button("Next pixel", icon=":material/skip_next:", key="im_conv_next", on_click=_next_position,
+                      args=(size * size,))
             position = k2.slider("Window position (left to right, top to bottom)", 0, size * size - 1,
                                  size * (size // 2) + size // 2, key="im_conv_position")
             row, col = divmod(int(position), size)
