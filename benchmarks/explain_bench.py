@@ -149,6 +149,7 @@ def measure_page(timeout: float = 180.0) -> dict[str, float]:
 def run_explain_benchmark(dataset=None, *, quick: bool = False, log: Callable[[str], None] = print,
                           with_page: bool = True) -> ExplainBench:
     import os
+
     from fmnist_core.constants import PRETRAINED_DIR
     from fmnist_core.data import load_dataset, normalize
     from fmnist_core.mirror import mirror_averaged
