@@ -74,7 +74,7 @@ def test_convolution_step_figure_fills_the_output_up_to_the_window(bn):
     step = convolution_step(image, conv, 1, 2, 5)
     fig = convolution_step_figure(image, conv, step, full)
     assert len(fig.data) == 4
-    out = np.asarray(fig.data[3].z, dtype=float)
+    out = np.array([[np.nan if v is None else v for v in row] for row in fig.data[3].z], dtype=float)
     assert not np.isnan(out[:2]).any() and not np.isnan(out[2, :6]).any()
     assert np.isnan(out[2, 6:]).all() and np.isnan(out[3:]).all()
     assert out[2, 5] == pytest.approx(step.output, abs=1e-6)

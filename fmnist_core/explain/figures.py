@@ -50,27 +50,30 @@ def layer_table_rows(table: LayerTable) -> list[dict]:
 
 
 def layer_stack_figure(table: LayerTable) -> go.Figure:
-    """The layers in order as blocks whose height shows the output size (values per image)."""
+    """The layers in order as bars whose height shows the output size (values per image), coloured by kind."""
     rows = table.rows
     sizes = [int(np.prod(r.output_shape)) if r.output_shape else 1 for r in rows]
+    labels = [f"{r.index + 1} {r.type}" for r in rows]
     fig = go.Figure()
-    for kind in dict.fromkeys(r.kind for r in rows):
+    for kind in dict.fromkeys(r.kind for r in rows):  # one trace per kind: the legend explains the colours
         chosen = [i for i, r in enumerate(rows) if r.kind == kind]
         fig.add_trace(go.Bar(
-            x=[i + 1 for i in chosen], y=[sizes[i] for i in chosen], name=kind.value,
+            x=[labels[i] for i in chosen], y=[sizes[i] for i in chosen], name=kind.value,
             marker_color=KIND_COLORS[kind],
-            text=[rows[i].type for i in chosen], textposition="outside", cliponaxis=False,
             customdata=[[rows[i].name, _shape_text(rows[i].output_shape), f"{rows[i].parameters:,}",
                          f"{rows[i].multiply_adds:,}", rows[i].role] for i in chosen],
-            hovertemplate="<b>%{customdata[0]}</b> (%{text})<br>output %{customdata[1]}<br>"
+            hovertemplate="<b>%{customdata[0]}</b><br>output %{customdata[1]}<br>"
                           "parameters %{customdata[2]}<br>multiply-adds %{customdata[3]}<br>%{customdata[4]}"
                           "<extra></extra>",
         ))
     fig.update_yaxes(type="log", title_text="values per image (log)")
-    fig.update_xaxes(title_text="layer (input → output)", tickmode="array", tickvals=list(range(1, len(rows) + 1)))
+    fig.update_xaxes(title_text="layer (input → output)", type="category", categoryorder="array",
+                     categoryarray=labels, tickangle=-45)
     title = (f"{table.model_name}: {table.total_parameters:,} parameters, "
              f"{table.total_multiply_adds / 1e6:.2f} M multiply-adds per image")
-    return _layout(fig, height=360, title=title, barmode="overlay", legend={"orientation": "h", "y": -0.25})
+    fig = _layout(fig, height=440, title=title, legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom"})
+    fig.update_layout(margin={"t": 80})
+    return fig
 
 
 def activation_grid_figure(values: np.ndarray, channels: Sequence[int], *, cols: int = 8,
@@ -162,16 +165,20 @@ def convolution_step_figure(image: np.ndarray, conv: FirstConv, step: Convolutio
     shown = np.full(output_map.shape, np.nan, np.float32)
     flat_upto = step.row * size + step.col + 1
     shown.ravel()[:flat_upto] = output_map.ravel()[:flat_upto]
-    fig.add_trace(go.Heatmap(z=shown, colorscale="Viridis", showscale=False, zmin=0.0,
+    cells = [[None if np.isnan(v) else float(v) for v in row] for row in shown]  # None: not computed yet
+    fig.add_trace(go.Heatmap(z=cells, x=list(range(size)), y=list(range(size)), colorscale="Viridis",
+                             showscale=False, zmin=0.0,
                              zmax=float(np.nanmax(output_map)) or 1.0, hoverongaps=False,
                              hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>"), 1, 4)
     fig.add_shape(type="rect", x0=step.col - 0.5, x1=step.col + 0.5, y0=step.row - 0.5, y1=step.row + 0.5,
                   line={"color": "#ff7f0e", "width": 2}, row=1, col=4)
-    for col in range(1, 5):
-        fig.update_yaxes(autorange="reversed", visible=False, scaleanchor=f"x{'' if col == 1 else col}",
-                         row=1, col=col)
-        fig.update_xaxes(visible=False, row=1, col=col)
-    return _layout(fig, height=300)
+    for col, side in zip(range(1, 5), (28, k, k, size)):  # fixed ranges: unfilled (NaN) rows keep their place
+        fig.update_yaxes(range=[side - 0.5, -0.5], visible=False, scaleanchor=f"x{'' if col == 1 else col}",
+                         constrain="domain", row=1, col=col)
+        fig.update_xaxes(range=[-0.5, side - 0.5], visible=False, constrain="domain", row=1, col=col)
+    fig = _layout(fig, height=340)
+    fig.update_layout(margin={"t": 40}, plot_bgcolor="#e9ecf1")  # the output pixels not computed yet show grey
+    return fig
 
 
 def convolution_equation(step: ConvolutionStep, conv: FirstConv) -> str:
