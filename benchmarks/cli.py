@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-training", action="store_true", help="no training (and no peak measurement)")
     parser.add_argument("--skip-inference", action="store_true", help="no inference timing")
     parser.add_argument("--skip-app", action="store_true", help="no app (streamlit + browser) timing")
+    parser.add_argument("--skip-explain", action="store_true", help="no explain-engine timing / deletion check (#13)")
     parser.add_argument("--app", type=Path, default=PROJECT_DIR / "app.py",
                         help="the Streamlit entry point (default: app.py)")
     parser.add_argument("--no-record", action="store_true", help="do not append the results to RESULTS.md")
@@ -113,6 +114,11 @@ def run(args: argparse.Namespace, command: str) -> int:
 
     if not args.skip_inference and dataset is not None:
         section("inference", lambda: run_inference(report, args, dataset, trained_default))
+
+    if not args.skip_explain and dataset is not None:
+        from .explain_bench import run_explain_benchmark  # noqa: PLC0415
+
+        section("explain", lambda: report.notes.extend(run_explain_benchmark(dataset, quick=args.quick, log=log).lines()))
 
     if not args.skip_app:
         from .app_bench import run_app_benchmark

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fmnist_core.commands.cancel",
     "fmnist_core.commands.watch",
     "fmnist_core.commands.photoset",
+    "fmnist_core.commands.explain",
 )
 
 

@@ -43,6 +43,8 @@ PAGES: tuple[PageSpec, ...] = (
              "Confusion matrix, per-class scores and the mistakes, image by image."),
     PageSpec("classify", "classify.py", "Classify", ":material/draw:", "Model",
              "Draw a garment or upload a photo and see what the model says."),
+    PageSpec("inside_model", "inside_model.py", "Inside the model", ":material/psychology:", "Model",
+             "Each layer's feature maps, the learned filters and where the model looks, on any image."),
 )
 PAGES_BY_KEY: dict[str, PageSpec] = {page.key: page for page in PAGES}
 PAGE_PATHS: dict[str, str] = {page.key: page.path for page in PAGES}

@@ -6,6 +6,7 @@ import streamlit as st
 
 from fmnist_core.errors import EmptyImageError, FmnistError
 from ui.classify import UPLOAD_TYPES, classify_drawing, classify_upload, crop_sliders, render_classification
+from ui.explain_panel import render_overlay_panel
 from ui.layout import format_percent, guarded, no_model_notice, page_header, show_error
 from ui.state import active_run
 
@@ -64,7 +65,9 @@ with guarded():
                 st.info("Draw a garment on the black canvas to classify it.", icon=":material/gesture:")
             else:
                 try:
-                    render_classification(classify_drawing(run, pixels), key="cl_draw")
+                    drawn = classify_drawing(run, pixels)
+                    render_classification(drawn, key="cl_draw")
+                    render_overlay_panel(run, drawn.preprocessed.model_input, key="cl_draw_x", label="your drawing")
                 except EmptyImageError:
                     st.info("Draw a garment on the black canvas to classify it.", icon=":material/gesture:")
                 except FmnistError as exc:
@@ -85,3 +88,4 @@ with guarded():
                 show_error(exc)
             else:
                 render_classification(result, key="cl_upload", outline=True)
+                render_overlay_panel(run, result.preprocessed.model_input, key="cl_upload_x", label=upload.name)

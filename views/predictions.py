@@ -12,6 +12,7 @@ from fmnist_core.constants import CLASS_NAMES
 from fmnist_core.evaluation import select_examples, top_k
 from ui.classify import upscale_nearest
 from ui.compare_panel import fixed_and_broken_panel
+from ui.explain_panel import render_overlay_panel
 from ui.layout import format_percent, guarded, no_model_notice, page_header
 from ui.loaders import evaluation, require_dataset, split_arrays
 from ui.state import active_run, run_store, usable
@@ -140,3 +141,4 @@ with guarded():
                 ))
             with c3:
                 st.plotly_chart(probability_bars(result.probabilities[chosen]), key="pr_bars", width="stretch")
+            render_overlay_panel(run, x_test[chosen], key="pr_explain", label=f"test image #{chosen}", test_index=chosen)
