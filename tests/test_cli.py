@@ -209,6 +209,7 @@ def test_train_json_and_library_chatter_on_stderr(monkeypatch, capsys, tmp_path)
 
     import fmnist_core.cli as cli_module
     import fmnist_core.training as training
+    from fmnist_core.runs import RunStatus
 
     seen = {}
 
@@ -216,7 +217,7 @@ def test_train_json_and_library_chatter_on_stderr(monkeypatch, capsys, tmp_path)
         print("Downloading data from https://example.invalid/train-images-idx3-ubyte.gz")
         seen["config"] = config
         run = SimpleNamespace(run_id="run-1", epochs_completed=1, test_accuracy=0.5)
-        return SimpleNamespace(run=run, status="completed")
+        return SimpleNamespace(run=run, status=RunStatus.COMPLETED)
 
     monkeypatch.setattr(training, "train", fake_train)
     assert cli_module.main(["train", "--epochs", "1", "--preset", "report", "--runs-dir", str(tmp_path), "--json"]) == 0
