@@ -169,23 +169,13 @@ def cached_predictions(run, store, dataset) -> EvaluationResult:
     The accuracy of this result is the run's recorded test accuracy (training records the same float32
     evaluation of the file it saved), so every page and command shows one number.
     """
-    from .runs import PREDICTIONS_FILE  # noqa: PLC0415
-
-    labels = np.asarray(dataset.y_test, dtype=np.int64)
-    key = predictions_cache_key(run, test_data_fingerprint(dataset.source.md5), len(labels))
-    cache = run.path / PREDICTIONS_FILE
-    cached = _read_cache(cache, key, len(labels))
-    if cached is not None:
-        return EvaluationResult(cached, labels)
-    result = evaluate_model(store.load_model(run.run_id, float32=True), dataset.x_test, labels)
-    _write_cache(cache, key, result.probabilities)
-    return result
+    return evaluate_run(run, lambda: store.load_model(run.run_id, float32=True), dataset.x_test, dataset.y_test,
+                        data_md5=test_data_fingerprint(dataset.source.md5))
 
 
 def evaluate_run(run, model_loader, images: np.ndarray, labels: np.ndarray, data_md5: str = "") -> EvaluationResult:
-    """Older entry point: a run's test predictions with a caller-given data identity, cached under
-    predictions_cache_key. Prefer cached_predictions(run, store, dataset), which also fixes the
-    data identity and the precision."""
+    """A run's test predictions with a caller-given model loader and data identity, cached beside the model
+    under predictions_cache_key. Pages and commands call cached_predictions, which fixes both."""
     from .runs import PREDICTIONS_FILE  # noqa: PLC0415
 
     labels = np.asarray(labels, dtype=np.int64)

@@ -168,17 +168,12 @@ def predictor(run: RunInfo):
 
 @st.cache_data(show_spinner="Evaluating the model on the 10,000 test images…", max_entries=8)
 def _evaluation(root: str, pretrained: str, run_id: str, model_sha256: str, fingerprint: str) -> EvaluationResult:
-    from fmnist_core.evaluation import evaluate_run
+    from fmnist_core.evaluation import cached_predictions  # noqa: PLC0415
 
-    run = run_store().get(run_id)
-    data = dataset()
-    return evaluate_run(run, lambda: predictor(run).model, data.x_test, data.y_test, data_md5=test_data_md5(data))
-
-
-def test_data_md5(data: Dataset) -> str:
-    """The test files' MD5s: part of the predictions cache key (the app's warm-up and pages use this one)."""
-    md5 = data.source.md5
-    return ",".join(md5[name] for name in sorted(md5) if name.startswith("t10k"))
+    # The same cache, key and float32 evaluation as `python -m fmnist_core evaluate` and the training
+    # run's recorded score: one accuracy per model everywhere.
+    store = run_store()
+    return cached_predictions(store.get(run_id), store, dataset())
 
 
 def evaluation(run: RunInfo) -> EvaluationResult:

@@ -61,17 +61,18 @@ def _warm_up() -> None:
     started = time.perf_counter()
     try:
         from fmnist_core.data import load_dataset
-        from fmnist_core.evaluation import evaluate_run
+        from fmnist_core.evaluation import cached_predictions
 
-        from .loaders import predictor, test_data_md5
+        from .loaders import predictor
         from .state import run_store
 
         data = load_dataset()
         _warm_data_pages(data)
-        run = run_store().default_active_run()
+        store = run_store()
+        run = store.default_active_run()
         if run is not None:
-            model = predictor(run).model  # imports TensorFlow, verifies and loads the model once
-            evaluate_run(run, lambda: model, data.x_test, data.y_test, data_md5=test_data_md5(data))
+            predictor(run)  # imports TensorFlow, verifies and loads the model Classify uses, once
+            cached_predictions(run, store, data)  # the Predictions page's cache file, as the CLI writes it
         # TensorFlow leaves ~400,000 long-lived objects; freezing them keeps every later garbage collection
         # (page reruns allocate many Plotly objects) from walking them again.
         gc.collect()
