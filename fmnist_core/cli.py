@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Subcommands defined in their own modules (fmnist_core/commands/): each has a light-weight
 # ``register(subparsers)`` that adds its parser with ``set_defaults(handler=function)``; the
 # handler takes the parsed arguments and returns the exit status. Heavy imports stay in handlers.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("fmnist_core.commands.predict",)
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -84,10 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser = sub.add_parser("evaluate", help="test-set metrics of a run")
     eval_parser.add_argument("run_id", nargs="?", default=DEFAULT_RUN_ID)
     eval_parser.add_argument("--json", action="store_true")
-    predict_parser = sub.add_parser("predict", help="classify image files with a run's model (top-3)")
-    predict_parser.add_argument("run_id")
-    predict_parser.add_argument("images", nargs="+", type=Path)
-    predict_parser.add_argument("--json", action="store_true")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
     return parser
@@ -204,36 +200,7 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-def _cmd_predict(args) -> int:
-    from .inference import Predictor  # noqa: PLC0415
-
-    predictor = Predictor(_store(args).load_model(args.run_id))
-    failures = 0
-    results = []
-    for path in args.images:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            print(f"{path}: cannot read file ({exc.strerror or exc})", file=sys.stderr)
-            failures += 1
-            continue
-        try:
-            top3 = predictor.classify_bytes(data).top3
-        except FmnistError as exc:
-            print(f"{path}: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        results.append({"image": str(path), "top3": [{"class": name, "index": i, "probability": p}
-                                                     for i, name, p in top3]})
-        if not args.json:
-            print(f"{path}: " + ", ".join(f"{name} {p:.1%}" for _, name, p in top3))
-    if args.json:
-        print(json.dumps(results, indent=2))
-    return 1 if failures else 0
-
-
-COMMANDS = {"train": _cmd_train, "resume": _cmd_resume, "runs": _cmd_runs, "evaluate": _cmd_evaluate,
-            "predict": _cmd_predict}
+COMMANDS = {"train": _cmd_train, "resume": _cmd_resume, "runs": _cmd_runs, "evaluate": _cmd_evaluate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
