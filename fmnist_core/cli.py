@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Subcommands defined in their own modules (fmnist_core/commands/): each has a light-weight
 # ``register(subparsers)`` that adds its parser with ``set_defaults(handler=function)``; the
 # handler takes the parsed arguments and returns the exit status. Heavy imports stay in handlers.
-COMMAND_MODULES: tuple[str, ...] = ("fmnist_core.commands.predict",)
+COMMAND_MODULES: tuple[str, ...] = ("fmnist_core.commands.predict", "fmnist_core.commands.export")
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
