@@ -161,9 +161,9 @@ def _run_litert_bytes(store: RunStore, run_id: str) -> bytes | None:
 
 def export_run(store: RunStore, run_id: str, fmt: ExportFormat, out_dir: Path, dataset=None) -> ExportResult:
     """Write one run in one format into out_dir (created), with README.md; returns what was written."""
+    run = store.get(run_id)  # an unknown id fails here, before TensorFlow is imported
     from .export import convert_to_litert, float32_copy  # noqa: PLC0415 - imports TensorFlow
 
-    run = store.get(run_id)
     model = store.load_model(run_id)  # checksum-verified, safe mode
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
