@@ -15,7 +15,6 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .constants import INPUT_SHAPE
 from .litert_runtime import LITERT_FILE, LITERT_SHA_KEY, LITERT_SOURCE_KEY
 from .runs import sha256_file
 

@@ -4,7 +4,6 @@ classifies an image; int8 reports its test accuracy beside the float model's."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
