@@ -45,8 +45,8 @@ def _predict_exported(fmt: ExportFormat, path: Path, x: np.ndarray) -> np.ndarra
         return session.run(None, {session.get_inputs()[0].name: x})[0]
     import tensorflow as tf
 
-    serve = tf.saved_model.load(str(path)).serve
-    return np.concatenate([np.asarray(serve(tf.constant(x[i : i + 1000]))) for i in range(0, len(x), 1000)])
+    loaded = tf.saved_model.load(str(path))  # keep it referenced: its endpoint uses its variables
+    return np.concatenate([np.asarray(loaded.serve(tf.constant(x[i : i + 1000]))) for i in range(0, len(x), 1000)])
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from fmnist_core.export_formats import ExportFormat  # noqa: E402
 from ui.export_panel import zip_folder  # noqa: E402
 from ui.navigation import VIEWS_DIR  # noqa: E402
 
@@ -35,8 +36,9 @@ def test_training_page_prepares_a_litert_download(trained_run, tmp_path, monkeyp
     at.run()
     at.switch_page(f"{VIEWS_DIR}/training.py").run()
     assert not at.exception, at.exception
-    at.selectbox(key="tr_export_format").set_value(next(o for o in at.selectbox(key="tr_export_format").options
-                                                        if "LiteRT (" in o)).run()
+    picker = at.selectbox(key="tr_export_format")
+    picker.select_index(next(i for i, label in enumerate(picker.options) if label.startswith("LiteRT ("))).run()
+    assert at.selectbox(key="tr_export_format").value == ExportFormat.LITERT.value
     at.button(key="tr_export_prepare").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]

@@ -227,6 +227,9 @@ with guarded():
         started = (run.meta.get("started_at") or "?").replace("T", " ")
         st.caption(f"{run.architecture} · started {started} · trained for "
                    f"{format_duration(run.meta.get('train_seconds'))} · {run.meta.get('command', '')}")
+        from ui.export_panel import export_panel  # noqa: PLC0415 - issue 17: download the run's model
+
+        export_panel(run)
 
 st.divider()
 
