@@ -153,3 +153,28 @@ def test_predict_cli_never_imports_tensorflow(real_dataset, tmp_path):
     assert [line for line in proc.stderr.splitlines() if not line.startswith("import time:")] == []
     result = json.loads(proc.stdout)
     assert result[0]["top3"][0]["class"] == CLASS_NAMES[int(real_dataset.y_test[0])]
+
+
+_CLASSIFY_PAGE_SCRIPT = """
+import sys
+from streamlit.testing.v1 import AppTest
+from ui.navigation import VIEWS_DIR
+from ui.loaders import predictor
+from fmnist_core.runs import RunStore
+at = AppTest.from_file(sys.argv[1], default_timeout=300)
+at.session_state["active_run_id"] = "default"
+at.run()
+at.switch_page(f"{VIEWS_DIR}/classify.py").run()
+assert not at.exception, at.exception
+print(predictor(RunStore().get("default")).backend_name, "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+def test_classify_page_serves_the_default_run_without_tensorflow(tmp_path):
+    """The Classify page's cached predictor is LiteRT, and the page never imports TensorFlow or Keras."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_DIR), "FMNIST_RUNS_DIR": str(tmp_path / "runs")}
+    env.pop("FMNIST_PRETRAINED_DIR", None)
+    proc = subprocess.run([sys.executable, "-c", _CLASSIFY_PAGE_SCRIPT, str(REPO_DIR / "app.py")], cwd=REPO_DIR,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-3:] == ["litert", "False", "False"]
