@@ -60,6 +60,7 @@ class BenchmarkReport:
     peaks: dict[str, Any] = field(default_factory=dict)  # dtype -> peak.PeakResult
     recipes: list[Any] = field(default_factory=list)  # training_bench.RecipeResult
     inference: Any = None  # inference_bench.InferenceResult
+    litert: Any = None  # inference_bench.LiteRTInferenceResult
     app: Any = None  # app_bench.AppResult
     total_seconds: float = math.nan
     data_source: str = ""
@@ -413,6 +414,10 @@ def render_markdown(report: BenchmarkReport) -> str:
     if report.inference is not None:
         out += ["", "### Inference", "", cpu, "", markdown_table(INFERENCE_HEADERS, inference_rows(report)), ""]
         out += [f"- {line}" for line in inference_notes(report)]
+    if report.litert is not None:
+        from .inference_bench import litert_report_lines  # noqa: PLC0415
+
+        out += ["", "### LiteRT inference (no TensorFlow)", "", cpu, "", *litert_report_lines(report.litert)]
     if report.app is not None:
         out += ["", "### App", "", cpu, ""]
         if report.app.skipped:

@@ -23,6 +23,8 @@ from .runs import RunInfo, RunStore, sha256_file
 LITERT_FILE = "model.tflite"
 LITERT_SHA_KEY = "litert_sha256"
 LITERT_SOURCE_KEY = "litert_source_sha256"  # the model.keras checksum the .tflite was converted from
+LITERT_ERROR_KEY = "litert_error"  # why the converter refused the model (Keras serves it)
+LITERT_FAILED_SOURCE_KEY = "litert_failed_source_sha256"  # ...and which model.keras: not retried
 
 
 def runtime_available() -> bool:
@@ -156,6 +158,8 @@ def ensure_run_litert(store: RunStore, run_id: str) -> bool:
         return True
     if not run.has_model or run.status == "running":
         return False
+    if run.meta.get(LITERT_FAILED_SOURCE_KEY) == run.meta.get("model_sha256"):
+        return False  # this very model was refused by the converter once: do not pay TensorFlow again
     from .export import export_run_litert  # noqa: PLC0415 - imports TensorFlow
 
     model = store.load_model(run_id)

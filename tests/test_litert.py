@@ -178,3 +178,24 @@ def test_classify_page_serves_the_default_run_without_tensorflow(tmp_path):
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-3:] == ["litert", "False", "False"]
+
+
+def test_a_model_the_converter_refuses_is_recorded_and_not_retried(trained_run_copy, monkeypatch):
+    import fmnist_core.export as export_module
+
+    store, run_id = trained_run_copy
+    run = store.get(run_id)
+    (run.path / LITERT_FILE).unlink(missing_ok=True)
+    run.meta.pop(LITERT_SHA_KEY, None)
+    store.write_meta(run)
+    calls = []
+
+    def refuse(model, representative=None):
+        calls.append(1)
+        raise ValueError("op not supported")
+
+    monkeypatch.setattr(export_module, "convert_to_litert", refuse)
+    assert load_predictor(store, run_id).backend_name == "keras"
+    assert "op not supported" in store.get(run_id).meta["litert_error"]
+    assert load_predictor(store, run_id).backend_name == "keras"
+    assert calls == [1]  # the second load did not try (and import TensorFlow) again
