@@ -202,3 +202,8 @@ def run_inference(report, args, dataset, trained_default) -> None:
         f"[inference] upload -> top-3 p50 {inf.upload.p50_ms:.1f} ms, p99 {inf.upload.p99_ms:.1f} ms; "
         f"test set {inf.test_set_median_seconds:.2f} s"
     )
+    from .inference_bench import run_litert_inference  # noqa: PLC0415 - issue 17 item 3: the LiteRT path
+
+    keras_probs = model.predict(dataset.x_test[..., None] / 255.0, batch_size=1000, verbose=0)
+    report.litert = run_litert_inference(dataset, keras_probabilities=keras_probs, upload_calls=calls[0],
+                                         test_set_repeats=calls[2], cold_repeats=calls[2], log=log)

@@ -217,3 +217,122 @@ def run_inference(
         photo_set=photo_set,
         clean_set=clean_set,
     )
+
+
+# ---------------------------------------------------------------- LiteRT (issue 17 item 3; export engineer)
+@dataclass
+class LiteRTInferenceResult:
+    """The LiteRT path as the CLI and the Classify page use it, beside Keras on the same images."""
+
+    backend: str  # what load_predictor chose: "litert" or "keras" (the fallback)
+    cold_predict_seconds: list[float]  # `python -m fmnist_core predict default IMAGE`, fresh process, wall
+    cold_predict_imports_tensorflow: bool
+    cold_predict_cpu_seconds: list[float]  # user + system CPU of those processes: what load cannot inflate
+    upload: LatencySample  # same 600x600 JPEG bytes -> top-3 as InferenceResult.upload
+    upload_small: LatencySample  # a 28x28 PNG (a Fashion-MNIST-sized image) bytes -> top-3
+    forward: LatencySample  # one 28x28 image through the interpreter
+    test_set_seconds: list[float]
+    test_set_cpu_seconds: list[float]  # process CPU time (all threads) of each pass
+    test_set_images: int
+    test_set_accuracy: float
+    agreement_with_keras: float | None  # fraction of test predictions equal to the Keras model's
+
+    @property
+    def test_set_median_seconds(self) -> float:
+        return median(self.test_set_seconds)
+
+
+def measure_cold_predict(image_path: str, repeats: int = 3) -> tuple[list[float], bool, list[float]]:
+    """Wall seconds of fresh `predict default IMAGE` processes, whether any imported TensorFlow, and
+    their CPU seconds (on shared cores the wall time mostly measures the others' load)."""
+    import os  # noqa: PLC0415
+    import resource  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from . import PROJECT_DIR  # noqa: PLC0415
+
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    seconds, imported_tf, cpu = [], False, []
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "fmnist_core", "predict", "default", image_path],
+                              cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
+        seconds.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        if proc.returncode != 0:
+            raise RuntimeError(f"predict failed: {proc.stderr[-500:]}")
+        imported_tf = imported_tf or any(line.rsplit("|", 1)[-1].strip().startswith(("tensorflow", "keras"))
+                                         for line in proc.stderr.splitlines() if line.startswith("import time:"))
+    return seconds, imported_tf, cpu
+
+
+def run_litert_inference(dataset, *, keras_probabilities: np.ndarray | None = None, upload_calls: int = 200,
+                         test_set_repeats: int = 3, cold_repeats: int = 3,
+                         log: Callable[[str], None] = print) -> LiteRTInferenceResult:
+    """Time the shipped default run through fmnist_core.inference.load_predictor (LiteRT when it can)."""
+    import tempfile  # noqa: PLC0415
+
+    from PIL import Image  # noqa: PLC0415
+
+    from fmnist_core.inference import load_predictor  # noqa: PLC0415
+    from fmnist_core.preprocess import preprocess_upload  # noqa: PLC0415
+    from fmnist_core.runs import RunStore  # noqa: PLC0415
+
+    data = make_user_jpeg(dataset.x_test[0])
+    with tempfile.TemporaryDirectory() as folder:
+        image_path = f"{folder}/image.png"
+        Image.fromarray(dataset.x_test[0], mode="L").save(image_path)
+        cold, imported_tf, cold_cpu = measure_cold_predict(image_path, cold_repeats)
+    log(f"[litert] cold predict: {', '.join(f'{s:.2f}' for s in cold)} s wall, "
+        f"{', '.join(f'{s:.2f}' for s in cold_cpu)} s CPU; imports TensorFlow: {imported_tf}")
+    predictor = load_predictor(RunStore(), "default", export_missing=False)
+    predictor.warm_up()
+    for _ in range(5):
+        predictor.classify_bytes(data).top3
+    upload = _time_calls(lambda: predictor.classify_bytes(data).top3, upload_calls, "litert upload -> top-3")
+    small = io.BytesIO()
+    Image.fromarray(dataset.x_test[0], mode="L").save(small, format="PNG")
+    upload_small = _time_calls(lambda: predictor.classify_bytes(small.getvalue()).top3, upload_calls, "litert 28x28 PNG")
+    one = preprocess_upload(data).model_input
+    forward = _time_calls(lambda: predictor.predict(one), upload_calls, "litert forward only")
+    predictor.predict_many(dataset.x_test)  # warm the batch shapes
+    seconds, cpu_seconds, probabilities = [], [], None
+    for _ in range(test_set_repeats):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        probabilities = predictor.predict_many(dataset.x_test)
+        seconds.append(time.perf_counter() - start)
+        cpu_seconds.append(time.process_time() - cpu_start)
+    agreement = None
+    if keras_probabilities is not None:
+        agreement = float(np.mean(probabilities.argmax(1) == np.asarray(keras_probabilities).argmax(1)))
+    return LiteRTInferenceResult(
+        backend=predictor.backend_name, cold_predict_seconds=cold, cold_predict_imports_tensorflow=imported_tf,
+        cold_predict_cpu_seconds=cold_cpu,
+        upload=upload, upload_small=upload_small, forward=forward, test_set_seconds=seconds,
+        test_set_cpu_seconds=cpu_seconds, test_set_images=len(dataset.y_test),
+        test_set_accuracy=float(np.mean(probabilities.argmax(1) == dataset.y_test)), agreement_with_keras=agreement,
+    )
+
+
+def litert_report_lines(result: LiteRTInferenceResult) -> list[str]:
+    """Markdown rows for RESULTS.md: each issue-17 item-3 target beside what was measured."""
+    agree = f"{result.agreement_with_keras:.2%}" if result.agreement_with_keras is not None else "not measured"
+    cold = median(result.cold_predict_seconds)
+    return [
+        f"| LiteRT inference (backend: {result.backend}) | target | measured |",
+        "|---|---|---|",
+        f"| cold `predict default IMAGE`, median of {len(result.cold_predict_seconds)} | <= 1.5 s | "
+        f"{cold:.2f} s wall, {median(result.cold_predict_cpu_seconds):.2f} s CPU "
+        f"(TensorFlow imported: {'yes' if result.cold_predict_imports_tensorflow else 'no'}) |",
+        f"| 600x600 JPEG bytes -> top-3, warm p50 / p99 | <= 2 ms p50 | {result.upload.p50_ms:.2f} / {result.upload.p99_ms:.2f} ms |",
+        f"| 28x28 PNG bytes -> top-3, warm p50 / p99 | <= 2 ms p50 | {result.upload_small.p50_ms:.2f} / "
+        f"{result.upload_small.p99_ms:.2f} ms |",
+        f"| of which the interpreter, 1 image, p50 | | {result.forward.p50_ms:.2f} ms |",
+        f"| {result.test_set_images:,} test images, median of {len(result.test_set_seconds)} | <= 1 s | "
+        f"{result.test_set_median_seconds:.2f} s wall, {median(result.test_set_cpu_seconds):.2f} s CPU "
+        f"(accuracy {result.test_set_accuracy:.2%}) |",
+        f"| agreement with the Keras model on the test set | >= 99.9% | {agree} |",
+    ]

@@ -63,6 +63,7 @@ class BenchmarkReport:
     peaks: dict[str, Any] = field(default_factory=dict)  # dtype -> peak.PeakResult
     recipes: list[Any] = field(default_factory=list)  # training_bench.RecipeResult
     inference: Any = None  # inference_bench.InferenceResult
+    litert: Any = None  # inference_bench.LiteRTInferenceResult
     app: Any = None  # app_bench.AppResult
     total_seconds: float = math.nan
     data_source: str = ""
@@ -451,20 +452,25 @@ def render_text(report: BenchmarkReport) -> str:
 
 def render_markdown(report: BenchmarkReport) -> str:
     m = report.machine
+    cpu = f"_Machine: {m.cpu_line()}._"  # in every section: figures only mean something with their CPU
     title = f"## {m.timestamp_utc}" + (" — quick smoke run" if report.quick else "")
     out = [title, "", markdown_table(["", ""], machine_rows(report)[1:-1]), "", f"Command: `{report.command}`"]
     if report.peaks:
-        out += ["", "### Peak", "", markdown_table(PEAK_HEADERS, peak_rows(report))]
+        out += ["", "### Peak", "", cpu, "", markdown_table(PEAK_HEADERS, peak_rows(report))]
     if report.recipes:
         headers, rows = training_rows(report)
-        out += ["", "### Training", "", markdown_table(headers, rows), "", "CPU / wall per epoch:", ""]
+        out += ["", "### Training", "", cpu, "", markdown_table(headers, rows), "", "CPU / wall per epoch:", ""]
         out += [f"- {line}" for line in cpu_wall_lines(report)]
         out += ["", f"_{TIMING_CONVENTION} {FLOP_CONVENTION}_"]
     if report.inference is not None:
-        out += ["", "### Inference", "", markdown_table(INFERENCE_HEADERS, inference_rows(report)), ""]
+        out += ["", "### Inference", "", cpu, "", markdown_table(INFERENCE_HEADERS, inference_rows(report)), ""]
         out += [f"- {line}" for line in inference_notes(report)]
+    if report.litert is not None:
+        from .inference_bench import litert_report_lines  # noqa: PLC0415
+
+        out += ["", "### LiteRT inference (no TensorFlow)", "", cpu, "", *litert_report_lines(report.litert)]
     if report.app is not None:
-        out += ["", "### App", ""]
+        out += ["", "### App", "", cpu, ""]
         if report.app.skipped:
             out.append(f"Skipped: {report.app.skipped}")
         else:
@@ -472,7 +478,7 @@ def render_markdown(report: BenchmarkReport) -> str:
             if report.app.error:
                 out += ["", f"Error: {report.app.error}"]
             out += [f"- page error: {e}" for e in report.app.page_errors]
-    out += ["", "### Targets", "", markdown_table(TARGET_HEADERS, target_rows(evaluate_targets(report)))]
+    out += ["", "### Targets", "", cpu, "", markdown_table(TARGET_HEADERS, target_rows(evaluate_targets(report)))]
     out += [""] + [f"- note: {n}" for n in report.notes] if report.notes else []
     out += ["", f"Benchmark wall-clock: {report.total_seconds:.0f} s", ""]
     return "\n".join(out)

@@ -33,6 +33,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fmnist_core.commands.watch",
     "fmnist_core.commands.photoset",
     "fmnist_core.commands.explain",
+    "fmnist_core.commands.predict",
+    "fmnist_core.commands.export",
 )
 
 
@@ -124,9 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("runs", help="list saved runs with their test accuracy")
     eval_parser = sub.add_parser("evaluate", help="test-set metrics of a run")
     eval_parser.add_argument("run_id", nargs="?", default=DEFAULT_RUN_ID)
-    predict_parser = sub.add_parser("predict", help="classify image files with a run's model (top-3)")
-    predict_parser.add_argument("run_id")
-    predict_parser.add_argument("images", nargs="+", type=Path)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
     for command_parser in set(sub.choices.values()):
@@ -268,46 +267,7 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-def _cmd_predict(args) -> int:
-    """Check every file first (fmnist_core.image_check, no TensorFlow): refused files cost milliseconds,
-    and the model loads only when at least one file passed."""
-    from .image_check import read_checked_image  # noqa: PLC0415
-
-    store = _store(args)
-    store.get(args.run_id)  # an unknown run is reported before any file
-    failures = 0
-    accepted: list[tuple[Path, bytes]] = []
-    for path in args.images:
-        try:
-            accepted.append((path, read_checked_image(path)))
-        except FmnistError as exc:
-            print(f"{path}: {exc}", file=sys.stderr)
-            failures += 1
-    results = []
-    if accepted:
-        from .inference import Predictor  # noqa: PLC0415
-
-        with engine_output():
-            predictor = Predictor(store.load_model(args.run_id))
-        for path, data in accepted:
-            try:
-                with engine_output():
-                    top3 = predictor.classify_bytes(data).top3
-            except FmnistError as exc:
-                print(f"{path}: {exc}", file=sys.stderr)
-                failures += 1
-                continue
-            results.append({"image": str(path), "top3": [{"class": name, "index": i, "probability": p}
-                                                         for i, name, p in top3]})
-            if not args.json:
-                print(f"{path}: " + ", ".join(f"{name} {p:.1%}" for _, name, p in top3))
-    if args.json:
-        print(json.dumps(results, indent=2))
-    return 1 if failures else 0
-
-
-COMMANDS = {"train": _cmd_train, "resume": _cmd_resume, "runs": _cmd_runs, "evaluate": _cmd_evaluate,
-            "predict": _cmd_predict}
+COMMANDS = {"train": _cmd_train, "resume": _cmd_resume, "runs": _cmd_runs, "evaluate": _cmd_evaluate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -154,9 +154,9 @@ def _store_key() -> tuple[str, str]:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def _predictor(root: str, pretrained: str, run_id: str, model_sha256: str):
-    from fmnist_core.inference import Predictor
+    from fmnist_core.inference import load_predictor  # LiteRT, or Keras (TensorFlow)
 
-    predictor = Predictor(run_store().load_model(run_id))
+    predictor = load_predictor(run_store(), run_id)
     predictor.warm_up()
     return predictor
 

@@ -11,6 +11,7 @@ from fmnist_core.errors import FmnistError
 from fmnist_core.jobs import JOB_MANAGER, JobSnapshot, JobStatus
 from ui.architecture_choice import architecture_choices, choice_label
 from ui.compare_panel import architecture_change_panel
+from ui.export_panel import export_panel
 from ui.layout import empty_state, format_duration, format_percent, guarded, page_header, show_error
 from ui.loaders import dataset, history, training_data_notice
 from ui.navigation import PAGE_PATHS
@@ -171,6 +172,7 @@ with guarded():
         started = (record.started_at or "?").replace("T", " ")
         st.caption(f"{run.architecture} · started {started} · trained for "
                    f"{format_duration(record.train_seconds)} · {record.command}")
+        export_panel(run)  # issue 17: download the run's model in any format
 
 st.divider()
 

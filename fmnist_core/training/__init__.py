@@ -18,7 +18,7 @@ from .events import (
     TrainingResult,
     TrainingStarted,
 )
-from .hardware import cpu_has_bf16, distribution_strategy, mixed_precision_policy, package_versions
+from .hardware import distribution_strategy, mixed_precision_policy, package_versions
 from .loop import FitOptions, resume, train, training_lock
 from .optimizer import build_compiled_model, effective_ema_momentum, learning_rate_schedule, make_optimizer
 from .pipeline import make_dataset, prepare_data
@@ -26,7 +26,7 @@ from .pipeline import make_dataset, prepare_data
 __all__ = [
     "HISTORY_KEYS", "BatchProgress", "CallbackFactory", "EpochEnd", "FitOptions", "Listener", "TrainingClock",
     "TrainingContext", "TrainingEvent", "TrainingFinished", "TrainingResult", "TrainingStarted",
-    "build_compiled_model", "cpu_has_bf16", "distribution_strategy", "effective_ema_momentum",
+    "build_compiled_model", "distribution_strategy", "effective_ema_momentum",
     "learning_rate_schedule", "make_dataset", "make_optimizer", "mixed_precision_policy", "package_versions",
     "prepare_data", "resume", "train", "training_lock",
 ]

@@ -18,6 +18,7 @@ from ..config import TrainConfig
 from ..data import Dataset, load_dataset
 from ..errors import RunError, TrainingBusyError
 from ..evaluation import cached_predictions
+from ..export import export_run_litert
 from ..runs import METRICS_FILE, MODEL_FILE, RunInfo, RunStatus, RunStore, atomic_save_model, atomic_write_json, utc_now
 from .context import CallbackFactory
 from .events import Listener, TrainingFinished, TrainingResult, TrainingStarted
@@ -198,6 +199,8 @@ def _fit_and_save(
         weights.set_model(model)
         weights.use_averaged()  # what is saved: the average, with its own batch-norm statistics
         run.update(model_sha256=atomic_save_model(model, run.path / MODEL_FILE))
+        # A LiteRT copy beside it, so predict and Classify run without TensorFlow (never fails the save).
+        run.update(**export_run_litert(model, run.path, run.meta["model_sha256"]))
         store.write_meta(run)
         # The recorded scores are a fresh float32 evaluation of the file just saved, the one every page
         # and `evaluate` show (and it leaves the predictions cached for the Predictions page).

@@ -1,0 +1,108 @@
+"""Convert a Keras model to LiteRT (.tflite), so inference can run without TensorFlow's start-up.
+
+The conversion itself needs TensorFlow (imported inside the functions); reading the result needs only
+the small ai-edge-litert runtime (see litert_runtime.py). Models trained with mixed precision hold
+bfloat16 layers, which LiteRT's built-in kernels cannot run (the converter would emit "Flex" ops the
+runtime does not have), so the converted graph is always a float32 copy with the same weights.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .litert_runtime import (
+    LITERT_ERROR_KEY,
+    LITERT_FAILED_SOURCE_KEY,
+    LITERT_FILE,
+    LITERT_SHA_KEY,
+    LITERT_SOURCE_KEY,
+)
+from .runs import sha256_file
+
+
+def _float32_config(node: Any) -> Any:
+    """The same config with every mixed-precision dtype policy replaced by plain float32."""
+    if isinstance(node, dict):
+        if node.get("class_name") == "DTypePolicy" and isinstance(node.get("config"), dict):
+            return {**node, "config": {**node["config"], "name": "float32"}}
+        return {key: ("float32" if key == "dtype" and value in ("bfloat16", "float16") else _float32_config(value))
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_float32_config(item) for item in node]
+    return node
+
+
+def float32_copy(model):
+    """A float32 copy of a (possibly mixed-precision) Keras model with the same weights."""
+    import keras  # noqa: PLC0415
+
+    from . import mirror, schedules  # noqa: F401, PLC0415 - register the custom layers a model may name
+
+    config = keras.saving.serialize_keras_object(model)
+    copy = keras.saving.deserialize_keras_object(_float32_config(config))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def convert_to_litert(model, representative: np.ndarray | None = None) -> bytes:
+    """LiteRT flatbuffer of the model's inference pass, through Keras' own exporter.
+
+    Float32 by default; int8 weights and activations (float32 input and output) when a representative
+    batch of float32 (N,28,28,1) images is given. Only LiteRT's built-in ops are allowed, so a model the
+    small runtime could not run fails here, loudly, instead of later at inference."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    model32 = float32_copy(model)
+    options: dict[str, Any] = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+    if representative is not None:
+        samples = np.asarray(representative, np.float32)
+
+        def calibration() -> Iterable[list[np.ndarray]]:
+            for i in range(len(samples)):
+                yield [samples[i : i + 1]]
+
+        options = {
+            "optimizations": [tf.lite.Optimize.DEFAULT],
+            "representative_dataset": calibration,
+            "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]},
+        }
+    with tempfile.TemporaryDirectory() as folder:
+        target = os.path.join(folder, "model.tflite")
+        model32.export(target, format="litert", verbose=False, **options)
+        return Path(target).read_bytes()
+
+
+def export_litert(model, path: Path, representative: np.ndarray | None = None) -> str:
+    """Write the model's LiteRT file atomically (temporary file, fsync, rename) and return its SHA-256."""
+    path = Path(path)
+    data = convert_to_litert(model, representative)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tflite")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # readable like model.keras (mkstemp makes it private)
+        checksum = sha256_file(Path(tmp))
+        os.replace(tmp, path)
+        return checksum
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_run_litert(model, run_path: Path, model_sha256: str | None) -> dict[str, str]:
+    """The run.json entries for the run's LiteRT copy, written beside model.keras when a model is saved.
+
+    Never fails the save: a model the converter cannot handle keeps Keras as its only runtime, and
+    the reason is recorded (callers do ``run.meta.update(export_run_litert(...))``)."""
+    try:
+        checksum = export_litert(model, Path(run_path) / LITERT_FILE)
+    except Exception as exc:  # noqa: BLE001 - any converter failure just means "no LiteRT copy"
+        return {LITERT_ERROR_KEY: f"{type(exc).__name__}: {str(exc)[:300]}", LITERT_FAILED_SOURCE_KEY: model_sha256 or ""}
+    return {LITERT_SHA_KEY: checksum, LITERT_SOURCE_KEY: model_sha256 or ""}
