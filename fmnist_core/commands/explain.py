@@ -41,7 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="explain this class instead of the predicted one (e.g. Shirt)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder for the PNGs (default: {DEFAULT_OUT})")
     parser.add_argument("--opacity", type=float, default=0.6, help="heatmap opacity in the PNG, 0-1 (default 0.6)")
-    parser.add_argument("--json", action="store_true", help="print run, method, class, probability, input, heatmap")
     parser.set_defaults(handler=run)
 
 

@@ -16,7 +16,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("run_id")
     parser.add_argument("--format", choices=[f.value for f in ExportFormat], required=True, dest="export_format")
     parser.add_argument("--out", type=Path, required=True, help="folder to write (created; README.md goes there)")
-    parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=run_export)
 
 

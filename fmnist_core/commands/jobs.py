@@ -8,7 +8,6 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("jobs", help="the training queue: queued and running jobs with progress")
-    parser.add_argument("--json", action="store_true")
     parser.add_argument("--all", action="store_true", help="include finished jobs")
     parser.set_defaults(handler=handle)
 
