@@ -116,7 +116,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         section("inference", lambda: run_inference(report, args, dataset, trained_default))
 
     if not args.skip_explain and dataset is not None:
-        from .explain_bench import run_explain_benchmark  # noqa: PLC0415
+        from .explain_bench import run_explain_benchmark
 
         section("explain", lambda: report.notes.extend(run_explain_benchmark(dataset, quick=args.quick, log=log).lines()))
 
@@ -169,7 +169,7 @@ def train_recipes(report, args, dataset):
     """Train seed, default (and best) one after the other in a throwaway runs folder."""
     from fmnist_core.runs import RunStore
 
-    from .training_bench import benchmark_config, check_floors, run_recipe  # noqa: PLC0415
+    from .training_bench import benchmark_config, check_floors, run_recipe
 
     limit = args.train_limit if args.train_limit is not None else (QUICK_TRAIN_LIMIT if args.quick else None)
     trained_default = None
@@ -202,7 +202,7 @@ def run_inference(report, args, dataset, trained_default) -> None:
         f"[inference] upload -> top-3 p50 {inf.upload.p50_ms:.1f} ms, p99 {inf.upload.p99_ms:.1f} ms; "
         f"test set {inf.test_set_median_seconds:.2f} s"
     )
-    from .inference_bench import run_litert_inference  # noqa: PLC0415 - issue 17 item 3: the LiteRT path
+    from .inference_bench import run_litert_inference  # issue 17 item 3: the LiteRT path
 
     keras_probs = model.predict(dataset.x_test[..., None] / 255.0, batch_size=1000, verbose=0)
     report.litert = run_litert_inference(dataset, keras_probabilities=keras_probs, upload_calls=calls[0],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class InferenceResult:
 
 def make_user_jpeg(image: np.ndarray, side: int = 600, quality: int = 90) -> bytes:
     """A photo-like upload from a test image: dark garment on a light background, upscaled, JPEG in memory."""
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     picture = Image.fromarray(255 - np.asarray(image, dtype=np.uint8), mode="L").convert("RGB")
     picture = picture.resize((side, side), Image.Resampling.BICUBIC)
@@ -73,9 +74,9 @@ PHOTO_SET_SEED = 0
 
 def make_large_photo_jpeg(image: np.ndarray, seed: int = 0, quality: int = 85) -> bytes:
     """A phone-sized (4000x3000) photo-like JPEG of a test image: a photo-set rendering, upscaled, with grain."""
-    from PIL import Image, ImageOps  # noqa: PLC0415
+    from PIL import Image, ImageOps
 
-    from fmnist_core.photoset import render_photo  # noqa: PLC0415
+    from fmnist_core.photoset import render_photo
 
     rng = np.random.default_rng(seed)
     data, _ = render_photo(image, rng)
@@ -92,7 +93,7 @@ def make_large_photo_jpeg(image: np.ndarray, seed: int = 0, quality: int = 85) -
 def score_photo_sets(classify: Callable[[bytes], np.ndarray], dataset, count: int = PHOTO_SET_COUNT,
                      seed: int = PHOTO_SET_SEED):
     """(photo-like set score, clean product-photo score) on the same test images, both via the upload path."""
-    from fmnist_core.photoset import generate_photos, score_photoset  # noqa: PLC0415
+    from fmnist_core.photoset import generate_photos, score_photoset
 
     samples = list(generate_photos(dataset.x_test, dataset.y_test, count, seed))
     photos = score_photoset(((s.data, s.label) for s in samples), classify)
@@ -120,8 +121,8 @@ def photo_lines(inf: InferenceResult) -> list[str]:
 
 def load_inference_model(fallback=None, log: Callable[[str], None] = print) -> tuple[Any, str]:
     """The shipped default run's model when there is one, else `fallback` (the model trained just now)."""
-    from fmnist_core.errors import FmnistError  # noqa: PLC0415
-    from fmnist_core.runs import RunStore  # noqa: PLC0415
+    from fmnist_core.errors import FmnistError
+    from fmnist_core.runs import RunStore
 
     store = RunStore()
     try:
@@ -131,8 +132,8 @@ def load_inference_model(fallback=None, log: Callable[[str], None] = print) -> t
         log(f"[inference] no usable 'default' run ({exc}); using the model trained in this benchmark")
     if fallback is not None:
         return fallback, "the default recipe's model trained in this benchmark"
-    from fmnist_core.config import PRESETS  # noqa: PLC0415
-    from fmnist_core.models import build_model  # noqa: PLC0415
+    from fmnist_core.config import PRESETS
+    from fmnist_core.models import build_model
 
     log("[inference] no trained model either: timing an untrained default-architecture model")
     return build_model(PRESETS["default"].architecture), "an untrained model (timings only; accuracy meaningless)"
@@ -158,8 +159,8 @@ def run_inference(
     photo_count: int = PHOTO_SET_COUNT,
     log: Callable[[str], None] = print,
 ) -> InferenceResult:
-    from fmnist_core.inference import Predictor  # noqa: PLC0415
-    from fmnist_core.preprocess import preprocess_upload  # noqa: PLC0415
+    from fmnist_core.inference import Predictor
+    from fmnist_core.preprocess import preprocess_upload
 
     index = 0
     data = make_user_jpeg(dataset.x_test[index])
@@ -245,12 +246,12 @@ class LiteRTInferenceResult:
 def measure_cold_predict(image_path: str, repeats: int = 3) -> tuple[list[float], bool, list[float]]:
     """Wall seconds of fresh `predict default IMAGE` processes, whether any imported TensorFlow, and
     their CPU seconds (on shared cores the wall time mostly measures the others' load)."""
-    import os  # noqa: PLC0415
-    import resource  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
+    import os
+    import resource
+    import subprocess
+    import sys
 
-    from . import PROJECT_DIR  # noqa: PLC0415
+    from . import PROJECT_DIR
 
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
     seconds, imported_tf, cpu = [], False, []
@@ -273,13 +274,13 @@ def run_litert_inference(dataset, *, keras_probabilities: np.ndarray | None = No
                          test_set_repeats: int = 3, cold_repeats: int = 3,
                          log: Callable[[str], None] = print) -> LiteRTInferenceResult:
     """Time the shipped default run through fmnist_core.inference.load_predictor (LiteRT when it can)."""
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
-    from fmnist_core.inference import load_predictor  # noqa: PLC0415
-    from fmnist_core.preprocess import preprocess_upload  # noqa: PLC0415
-    from fmnist_core.runs import RunStore  # noqa: PLC0415
+    from fmnist_core.inference import load_predictor
+    from fmnist_core.preprocess import preprocess_upload
+    from fmnist_core.runs import RunStore
 
     data = make_user_jpeg(dataset.x_test[0])
     with tempfile.TemporaryDirectory() as folder:

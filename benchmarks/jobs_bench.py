@@ -23,8 +23,8 @@ FIRST_BATCH_TIMEOUT = 600.0
 
 
 def _small_config(train_limit: int = 500):
-    from fmnist_core.augmentation import NO_AUGMENTATION  # noqa: PLC0415
-    from fmnist_core.config import preset  # noqa: PLC0415
+    from fmnist_core.augmentation import NO_AUGMENTATION
+    from fmnist_core.config import preset
 
     return preset("seed").with_changes(augmentation=NO_AUGMENTATION, epochs=1, batch_size=32, train_limit=train_limit)
 
@@ -66,7 +66,7 @@ def queue_run(engine, count: int) -> dict:
 
 def web_latency(engine) -> dict:
     """Median page switch idle, then while a long job trains in the engine's worker."""
-    from .app_bench import run_app_benchmark  # noqa: PLC0415
+    from .app_bench import run_app_benchmark
 
     idle = run_app_benchmark(quick=True, log=lambda _: None)
     long_job = engine.submit(_small_config(train_limit=4000).with_changes(epochs=50), "bench-load")
@@ -85,7 +85,7 @@ def web_latency(engine) -> dict:
 
 
 def run(count: int, web: bool = False) -> dict:
-    from fmnist_core.engine import Engine, EngineSettings  # noqa: PLC0415
+    from fmnist_core.engine import Engine, EngineSettings
 
     with tempfile.TemporaryDirectory(prefix="jobs-bench-") as runs:
         engine = Engine(EngineSettings(runs_root=Path(runs), queue_limit=max(3, count)))
@@ -104,7 +104,7 @@ def run(count: int, web: bool = False) -> dict:
 
 
 def markdown(result: dict) -> str:
-    from .machine import collect  # noqa: PLC0415
+    from .machine import collect
 
     q = result["queue"]
     machine = collect()

@@ -133,7 +133,7 @@ def collect() -> MachineInfo:
     except OSError:
         load = None
     return MachineInfo(
-        timestamp_utc=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        timestamp_utc=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         cpu_model=model,
         logical_cpus=count or os.cpu_count(),
         usable_cpus=usable,

@@ -30,7 +30,7 @@ class PeakResult:
 
 def measure_matmul_peak(size: int = 4096, dtype: str = "float32", repeats: int = 5, warmup: int = 1) -> PeakResult:
     """tf.linalg.matmul of two size x size matrices: warm-up runs, then the best of `repeats` timings."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     if size < 1 or repeats < 1:
         raise ValueError("size and repeats must be positive")

@@ -17,9 +17,9 @@ import statistics
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from . import DEFAULT_RESULTS, ensure_data_dir
 from .stats import ThresholdTime
@@ -41,10 +41,10 @@ class Race:
 
 
 def race(recipe: str, seed: int, *, dataset, store) -> Race:
-    from fmnist_core.config import preset  # noqa: PLC0415
-    from fmnist_core.training import train  # noqa: PLC0415
+    from fmnist_core.config import preset
+    from fmnist_core.training import train
 
-    from .monitor import TestMonitor  # noqa: PLC0415
+    from .monitor import TestMonitor
 
     config = preset(recipe).with_changes(seed=seed)
     monitor = TestMonitor(every_images=CHECKPOINT_IMAGES, until_accuracy=THRESHOLD, stop_when_reached=True)
@@ -75,8 +75,8 @@ def summary_lines(races: Sequence[Race], seeds: Sequence[int]) -> list[str]:
 
 
 def run(repeats: int, first_seed: int, log: Callable[[str], None] = print) -> tuple[list[Race], list[int]]:
-    from fmnist_core.data import load_dataset  # noqa: PLC0415
-    from fmnist_core.runs import RunStore  # noqa: PLC0415
+    from fmnist_core.data import load_dataset
+    from fmnist_core.runs import RunStore
 
     dataset = load_dataset()
     seeds = [first_seed + index for index in range(repeats)]
@@ -92,10 +92,10 @@ def run(repeats: int, first_seed: int, log: Callable[[str], None] = print) -> tu
 
 
 def record(lines: Sequence[str], command: str, path: Path) -> None:
-    from .machine import collect  # noqa: PLC0415
+    from .machine import collect
 
     machine = collect()
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = [
         "", f"## Race to 86% ({when})", "",
         f"Machine: {machine.cpu_line()}; load at the end {machine.load_line()}; {machine.versions_line()}; "

@@ -466,7 +466,7 @@ def render_markdown(report: BenchmarkReport) -> str:
         out += ["", "### Inference", "", cpu, "", markdown_table(INFERENCE_HEADERS, inference_rows(report)), ""]
         out += [f"- {line}" for line in inference_notes(report)]
     if report.litert is not None:
-        from .inference_bench import litert_report_lines  # noqa: PLC0415
+        from .inference_bench import litert_report_lines
 
         out += ["", "### LiteRT inference (no TensorFlow)", "", cpu, "", *litert_report_lines(report.litert)]
     if report.app is not None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .stats import (
     ThresholdTime,
@@ -173,7 +174,7 @@ class RecipeResult:
 def benchmark_config(preset_name: str, *, epochs: int | None = None, train_limit: int | None = None):
     """The preset as it is now: each recipe trains as defined (the seed validates on the test set,
     the others on their hold-out split); test accuracy is monitored after every epoch either way."""
-    from fmnist_core.config import PRESETS  # noqa: PLC0415 - read at run time: presets are being tuned
+    from fmnist_core.config import PRESETS  # read at run time: presets are being tuned
 
     config = PRESETS[preset_name]
     changes: dict[str, Any] = {}
@@ -193,12 +194,12 @@ def run_recipe(
     log: Callable[[str], None] = print,
 ) -> tuple[RecipeResult, Any]:
     """Train `config` into `store` and return its figures and the trained (verified, reloaded) model."""
-    import keras  # noqa: PLC0415
+    import keras
 
-    from fmnist_core.models import describe  # noqa: PLC0415
-    from fmnist_core.training import EpochEnd, TrainingStarted, prepare_data, train  # noqa: PLC0415
+    from fmnist_core.models import describe
+    from fmnist_core.training import EpochEnd, TrainingStarted, prepare_data, train
 
-    from .monitor import TestMonitor  # noqa: PLC0415
+    from .monitor import TestMonitor
 
     summary = describe(config.architecture)
     train_images = len(prepare_data(config, dataset)[1])

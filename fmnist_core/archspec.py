@@ -115,7 +115,7 @@ class Layer:
     def label(self) -> str:
         return self.title
 
-    def output(self, shape: Shape) -> Shape:  # noqa: D401 - overridden
+    def output(self, shape: Shape) -> Shape:  # overridden
         """The output shape for an input of `shape`, or ShapeProblem with a reason in words."""
         return shape
 

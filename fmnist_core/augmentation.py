@@ -11,7 +11,6 @@ from .errors import ConfigError
 from .photometric import PHOTOMETRIC_HELP
 from .settings import check_settings, setting, settings_of
 
-
 # Random erasing as in Zhong et al. (2017): the erased area is 2-25% of the image (they use up to 40%; a
 # 28x28 garment loses its identity sooner), aspect ratio 0.3-3.3, filled with uniform noise.
 ERASE_AREA = (0.02, 0.25)
@@ -76,7 +75,7 @@ SEED_REPORT_AUGMENTATION = AugmentationConfig(
 
 def build_augmentation(config: AugmentationConfig, seed: int | None = None):
     """The keras.Sequential of random layers for this config (an identity stack when all are off)."""
-    import keras  # noqa: PLC0415 - keep `import fmnist_core` light
+    import keras  # keep `import fmnist_core` light
 
     def layer_seed(offset: int) -> int | None:
         return None if seed is None else seed + offset
@@ -96,7 +95,7 @@ def build_augmentation(config: AugmentationConfig, seed: int | None = None):
             )
         )
     if config.photometric:
-        from .photometric import photometric_layer  # noqa: PLC0415
+        from .photometric import photometric_layer
 
         layers.append(photometric_layer(config.photometric, seed=layer_seed(6)))
     if config.erasing:
@@ -111,8 +110,8 @@ def random_erasing_layer(probability: float, seed: int | None = None):
     (factor p means "a probability drawn from [0, p]") and its `scale` is an aspect ratio, so the
     lab's slider would not mean what it says. Whole-batch tensor ops: no per-image Python.
     """
-    import keras  # noqa: PLC0415
-    from keras import ops  # noqa: PLC0415
+    import keras
+    from keras import ops
 
     class RandomRectErasing(keras.layers.Layer):
         def __init__(self, **kwargs) -> None:

@@ -8,10 +8,10 @@ import importlib
 import json
 import os
 import sys
-import time
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .augmentation import AugmentationConfig
 from .config import PRESET_ALIASES, PRESETS, TrainConfig, preset
@@ -93,7 +93,7 @@ def config_from_args(args: argparse.Namespace, config_class: type[TrainConfig] =
     aug = replace(aug, **given(type(aug), AUG_DEST_PREFIX))
     changes = given(type(config))
     if getattr(args, "arch_file", None) is not None:
-        from .archspec import load_spec_file  # noqa: PLC0415 - only when a file is given
+        from .archspec import load_spec_file  # only when a file is given
 
         spec = load_spec_file(args.arch_file)
         changes.update(architecture=spec.name, architecture_spec=spec)
@@ -148,7 +148,7 @@ class TerminalProgress:
         self.stream = stream
 
     def __call__(self, event) -> None:
-        from .training import BatchProgress, EpochEnd, TrainingFinished, TrainingStarted  # noqa: PLC0415
+        from .training import BatchProgress, EpochEnd, TrainingFinished, TrainingStarted
 
         if isinstance(event, TrainingStarted):
             print(f"run {event.run_id}: {plural(event.epochs, 'epoch')} x {plural(event.steps_per_epoch, 'batch', 'batches')}",
@@ -176,7 +176,7 @@ class TerminalProgress:
 
 
 def _store(args):
-    from .runs import RunStore  # noqa: PLC0415
+    from .runs import RunStore
 
     return RunStore(args.runs_dir) if args.runs_dir else RunStore()
 
@@ -191,11 +191,11 @@ def _print_training_result(args, result) -> None:
 
 
 def _cmd_train(args) -> int:
-    import signal  # noqa: PLC0415
-    import threading  # noqa: PLC0415
+    import signal
+    import threading
 
     config = config_from_args(args)  # validated here, before TensorFlow loads
-    from .training import train  # noqa: PLC0415
+    from .training import train
 
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C stops after the batch, keeps the run
@@ -210,7 +210,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_resume(args) -> int:
-    from .training import resume  # noqa: PLC0415
+    from .training import resume
 
     with engine_output():
         result = resume(args.run_id, store=_store(args), listener=TerminalProgress())
@@ -247,8 +247,8 @@ def _cmd_runs(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .data import load_dataset  # noqa: PLC0415
-    from .evaluation import cached_predictions  # noqa: PLC0415
+    from .data import load_dataset
+    from .evaluation import cached_predictions
 
     store = _store(args)
     run = store.get(args.run_id)

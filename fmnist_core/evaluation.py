@@ -112,7 +112,7 @@ def select_examples(
 
 def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Class probabilities for uint8 or float images, in large batches without Keras' predict overhead."""
-    from .data import normalize  # noqa: PLC0415
+    from .data import normalize
 
     x = normalize(images)
     outputs = [np.asarray(model.predict_on_batch(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
@@ -150,9 +150,9 @@ def _read_cache(path, key: str, count: int) -> np.ndarray | None:
 
 
 def _write_cache(path, key: str, probabilities: np.ndarray) -> None:
-    import io  # noqa: PLC0415
+    import io
 
-    from .runs import atomic_write_bytes  # noqa: PLC0415
+    from .runs import atomic_write_bytes
 
     buffer = io.BytesIO()
     np.savez_compressed(buffer, key=np.array(key), probabilities=probabilities)
@@ -176,7 +176,7 @@ def cached_predictions(run, store, dataset) -> EvaluationResult:
 def evaluate_run(run, model_loader, images: np.ndarray, labels: np.ndarray, data_md5: str = "") -> EvaluationResult:
     """A run's test predictions with a caller-given model loader and data identity, cached beside the model
     under predictions_cache_key. Pages and commands call cached_predictions, which fixes both."""
-    from .runs import PREDICTIONS_FILE  # noqa: PLC0415
+    from .runs import PREDICTIONS_FILE
 
     labels = np.asarray(labels, dtype=np.int64)
     key = predictions_cache_key(run, data_md5, len(labels))

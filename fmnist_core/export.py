@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -39,9 +40,9 @@ def _float32_config(node: Any) -> Any:
 
 def float32_copy(model):
     """A float32 copy of a (possibly mixed-precision) Keras model with the same weights."""
-    import keras  # noqa: PLC0415
+    import keras
 
-    from . import mirror, schedules  # noqa: F401, PLC0415 - register the custom layers a model may name
+    from . import mirror, schedules  # noqa: F401 - register the custom layers a model may name
 
     config = keras.saving.serialize_keras_object(model)
     copy = keras.saving.deserialize_keras_object(_float32_config(config))
@@ -55,7 +56,7 @@ def convert_to_litert(model, representative: np.ndarray | None = None) -> bytes:
     Float32 by default; int8 weights and activations (float32 input and output) when a representative
     batch of float32 (N,28,28,1) images is given. Only LiteRT's built-in ops are allowed, so a model the
     small runtime could not run fails here, loudly, instead of later at inference."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     model32 = float32_copy(model)
     options: dict[str, Any] = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}

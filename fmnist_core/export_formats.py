@@ -134,7 +134,7 @@ def parse_format(name: str) -> ExportFormat:
 
 def calibration_images(x_train: np.ndarray, count: int = CALIBRATION_IMAGES) -> np.ndarray:
     """A seeded random sample of training images, float32 (count,28,28,1): the int8 value ranges."""
-    from .data import normalize  # noqa: PLC0415
+    from .data import normalize
 
     order = np.random.default_rng(CALIBRATION_SEED).permutation(len(x_train))[:count]
     return normalize(x_train[np.sort(order)])
@@ -142,8 +142,8 @@ def calibration_images(x_train: np.ndarray, count: int = CALIBRATION_IMAGES) -> 
 
 def litert_accuracy(content: bytes, x_test: np.ndarray, y_test: np.ndarray) -> tuple[float, np.ndarray]:
     """Test accuracy of a LiteRT flatbuffer and its probabilities, run by the LiteRT runtime."""
-    from .data import normalize  # noqa: PLC0415
-    from .litert_runtime import LiteRTModel  # noqa: PLC0415
+    from .data import normalize
+    from .litert_runtime import LiteRTModel
 
     runtime = LiteRTModel(content)
     x = normalize(x_test)
@@ -153,7 +153,7 @@ def litert_accuracy(content: bytes, x_test: np.ndarray, y_test: np.ndarray) -> t
 
 def _run_litert_bytes(store: RunStore, run_id: str) -> bytes | None:
     """The run's own checksum-verified .tflite, when it has an up-to-date one (no conversion needed)."""
-    from .litert_runtime import load_run_litert  # noqa: PLC0415
+    from .litert_runtime import load_run_litert
 
     runtime = load_run_litert(store, run_id)
     return runtime.content if runtime is not None else None
@@ -162,7 +162,7 @@ def _run_litert_bytes(store: RunStore, run_id: str) -> bytes | None:
 def export_run(store: RunStore, run_id: str, fmt: ExportFormat, out_dir: Path, dataset=None) -> ExportResult:
     """Write one run in one format into out_dir (created), with README.md; returns what was written."""
     run = store.get(run_id)  # an unknown id fails here, before TensorFlow is imported
-    from .export import convert_to_litert, float32_copy  # noqa: PLC0415 - imports TensorFlow
+    from .export import convert_to_litert, float32_copy  # imports TensorFlow
 
     model = store.load_model(run_id)  # checksum-verified, safe mode
     out_dir = Path(out_dir)
@@ -176,7 +176,7 @@ def export_run(store: RunStore, run_id: str, fmt: ExportFormat, out_dir: Path, d
         target.write_bytes(_run_litert_bytes(store, run_id) or convert_to_litert(model))
     elif fmt is ExportFormat.LITERT_INT8:
         if dataset is None:
-            from .data import load_dataset  # noqa: PLC0415
+            from .data import load_dataset
 
             dataset = load_dataset()
         content = convert_to_litert(model, calibration_images(dataset.x_train))

@@ -51,7 +51,7 @@ def has_native_bf16(flags: set[str]) -> bool:
 
 def matmul_gflops(dtype: str, size: int = PROBE_SIZE, repeats: int = PROBE_REPEATS) -> float:
     """Best-of-N GFLOP/s of one size x size matrix product in dtype (TensorFlow, this process)."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     a = tf.random.stateless_uniform((size, size), seed=(1, 2), dtype=tf.float32)
     a = tf.cast(a, dtype)
@@ -83,7 +83,7 @@ def decide_cpu_precision(flags: set[str], measure=matmul_gflops) -> PrecisionDec
 @functools.lru_cache(maxsize=1)
 def precision_decision() -> PrecisionDecision:
     """This machine's decision, made once per process: float16 on a GPU, else the CPU rule."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
         return PrecisionDecision("mixed_float16", "float16: a GPU is present")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class KerasBackend:
     batch_size = 2000  # images per call in predict_many
 
     def __init__(self, model) -> None:
-        import tensorflow as tf  # noqa: PLC0415
+        import tensorflow as tf
 
         self.model = model
         spec = tf.TensorSpec(shape=(None, *INPUT_SHAPE), dtype=tf.float32)
@@ -103,7 +103,7 @@ class Predictor:
         return self.backend.predict(x)
 
     def predict_many(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        from .data import normalize  # noqa: PLC0415
+        from .data import normalize
 
         x = normalize(images)
         batch_size = batch_size or self.backend.batch_size
@@ -121,7 +121,7 @@ class Predictor:
 def load_predictor(store, run_id: str, *, prefer_litert: bool = True, export_missing: bool = True) -> Predictor:
     """A run's predictor: LiteRT when the run has (or, with export_missing, gets) a verified .tflite and
     the runtime is installed, else its verified Keras model. Both paths check the recorded checksum."""
-    from .litert_runtime import ensure_run_litert, load_run_litert, runtime_available  # noqa: PLC0415
+    from .litert_runtime import ensure_run_litert, load_run_litert, runtime_available
 
     def keras_model():
         return store.load_model(run_id)

@@ -11,8 +11,8 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -30,7 +30,7 @@ LITERT_FAILED_SOURCE_KEY = "litert_failed_source_sha256"  # ...and which model.k
 def runtime_available() -> bool:
     """Whether the ai-edge-litert package is installed (it is optional: Keras is the fallback)."""
     try:
-        from ai_edge_litert.interpreter import Interpreter  # noqa: F401, PLC0415
+        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
     except ImportError:
         return False
     return True
@@ -54,7 +54,7 @@ def _banner_silenced() -> Iterator[None]:
     It is written by native code straight to file descriptor 2 on the first allocate_tensors() of
     the process (no log-level setting reaches it), and would be the only stderr line of a good
     `predict`. Only that first allocation, a few milliseconds, is silenced."""
-    global _banner_shown  # noqa: PLW0603
+    global _banner_shown
     with _banner_lock:
         if _banner_shown:
             yield
@@ -78,7 +78,7 @@ class LiteRTModel:
     resizing) and a batch interpreter for many images. Each has a lock: interpreters are not thread-safe."""
 
     def __init__(self, content: bytes) -> None:
-        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+        from ai_edge_litert.interpreter import Interpreter
 
         self.content = content
         self._single = Interpreter(model_content=content, num_threads=1)
@@ -127,7 +127,7 @@ def recorded_litert(run: RunInfo) -> bool:
 def load_verified_litert(path: Path, expected_sha256: str, *, label: str) -> LiteRTModel:
     """Checksum first, then the runtime: a modified or half-written file is refused, never run."""
     content = Path(path).read_bytes()
-    import hashlib  # noqa: PLC0415
+    import hashlib
 
     if hashlib.sha256(content).hexdigest() != expected_sha256:
         raise ModelIntegrityError(
@@ -160,7 +160,7 @@ def ensure_run_litert(store: RunStore, run_id: str) -> bool:
         return False
     if run.meta.get(LITERT_FAILED_SOURCE_KEY) == run.meta.get("model_sha256"):
         return False  # this very model was refused by the converter once: do not pay TensorFlow again
-    from .export import export_run_litert  # noqa: PLC0415 - imports TensorFlow
+    from .export import export_run_litert  # imports TensorFlow
 
     model = store.load_model(run_id)
     try:

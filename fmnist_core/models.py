@@ -35,7 +35,7 @@ class Architecture:
 
     def build(self) -> Any:
         """A fresh, uncompiled keras.Model with softmax output (imports Keras)."""
-        from .archspec_build import build_model_from_spec  # noqa: PLC0415 - the one heavy entry point
+        from .archspec_build import build_model_from_spec  # the one heavy entry point
 
         return build_model_from_spec(self.spec)
 
@@ -131,7 +131,7 @@ def build_model(name: str) -> Any:
 
 def multiply_adds(model: Any) -> int:
     """Multiply-adds per image of a built Keras model (kept here for callers; the code is in archspec_build)."""
-    from .archspec_build import multiply_adds as count  # noqa: PLC0415
+    from .archspec_build import multiply_adds as count
 
     return count(model)
 

@@ -31,8 +31,8 @@ PHOTOMETRIC_HELP: Final[str] = (
 
 def photometric_layer(probability: float, seed: int | None = None):
     """A Keras layer that, with this probability per image, changes the garment's gamma, contrast and brightness."""
-    import keras  # noqa: PLC0415 - keep `import fmnist_core` light
-    from keras import ops  # noqa: PLC0415
+    import keras  # keep `import fmnist_core` light
+    from keras import ops
 
     log_gamma = math.log(GAMMA_RANGE)
 

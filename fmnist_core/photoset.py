@@ -266,7 +266,7 @@ def score_photoset(
     samples: Iterator[tuple[bytes, int]], classify: Callable[[bytes], np.ndarray]
 ) -> PhotoSetScore:
     """Score (bytes, label) pairs with classify(bytes) -> probabilities; ImageErrors count as refusals."""
-    from .errors import ImageError  # noqa: PLC0415
+    from .errors import ImageError
 
     score = PhotoSetScore()
     for data, label in samples:

@@ -658,7 +658,7 @@ def _pipeline(
 
     photo=False (the canvas, arrays) keeps every stroke: no denoising, no tilt correction.
     """
-    from .garment import NoGarmentFound, fashion_intensity, find_garment, upright_angle  # noqa: PLC0415
+    from .garment import NoGarmentFound, fashion_intensity, find_garment, upright_angle
 
     crop = _validate_crop(crop)
     rows, cols = _crop_slices(work.shape, crop)

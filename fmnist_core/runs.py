@@ -9,10 +9,11 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .constants import DEFAULT_RUN_ID, default_runs_dir
 from .constants import pretrained_dir as shipped_runs_dir
@@ -156,7 +157,7 @@ def new_run_id(architecture: str) -> str:
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def sha256_file(path: Path) -> str:
@@ -237,7 +238,7 @@ class RunInfo:
 
     def train_config(self) -> TrainConfig:
         """The run's settings as a TrainConfig (keys this version does not know are ignored)."""
-        from .config import TrainConfig  # noqa: PLC0415
+        from .config import TrainConfig
 
         return TrainConfig.from_dict(self.config)
 
@@ -395,9 +396,9 @@ def load_verified_model(path: Path, expected_sha256: str | None, *, label: str, 
             f"{label}: the model file does not match the checksum recorded when it was saved "
             "(it was modified or only partly written); it will not be loaded"
         )
-    import keras  # noqa: PLC0415
+    import keras
 
-    from . import mirror, schedules  # noqa: F401, PLC0415 - register the layer and schedule a saved model names
+    from . import mirror, schedules  # noqa: F401 - register the layer and schedule a saved model names
 
     try:
         model = keras.saving.load_model(path, compile=compile, safe_mode=True)
@@ -405,7 +406,7 @@ def load_verified_model(path: Path, expected_sha256: str | None, *, label: str, 
         if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
             raise UnsafeModelError(f"{label}: the model holds code that safe mode refuses to load") from exc
         raise ModelIntegrityError(f"{label}: the model file cannot be read ({exc})") from exc
-    except Exception as exc:  # noqa: BLE001 - zip, h5 and JSON errors all mean a damaged file
+    except Exception as exc:  # zip, h5 and JSON errors all mean a damaged file
         raise ModelIntegrityError(f"{label}: the model file cannot be read ({type(exc).__name__})") from exc
     if float32:
         for layer in _all_layers(model):

@@ -108,7 +108,7 @@ def test_erasing_always_replaces_one_rectangle_of_2_to_25_percent():
         # noise rounds to 128 on about 1 pixel in 255 by chance; otherwise the changed pixels fill one box
         assert (~box).sum() <= 3
         areas.append(box.size / mask.size)
-    assert 0.01 <= min(areas) and max(areas) <= 0.30  # 2-25% of the area, up to pixel rounding
+    assert min(areas) >= 0.01 and max(areas) <= 0.30  # 2-25% of the area, up to pixel rounding
     assert max(areas) - min(areas) > 0.1  # sizes vary
 
 

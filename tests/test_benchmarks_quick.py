@@ -14,13 +14,13 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
-from benchmarks import report as rep  # noqa: E402
-from benchmarks.app_bench import AppResult, PageTiming, app_unavailable_reason  # noqa: E402
-from benchmarks.cli import build_parser, main, training_plan  # noqa: E402
-from benchmarks.inference_bench import InferenceResult, LatencySample, make_user_jpeg  # noqa: E402
-from benchmarks.machine import MachineInfo, collect, read_cpuinfo  # noqa: E402
-from benchmarks.peak import PeakResult, measure_matmul_peak  # noqa: E402
-from benchmarks.stats import (  # noqa: E402
+from benchmarks import report as rep
+from benchmarks.app_bench import AppResult, PageTiming, app_unavailable_reason
+from benchmarks.cli import build_parser, main, training_plan
+from benchmarks.inference_bench import InferenceResult, LatencySample, make_user_jpeg
+from benchmarks.machine import MachineInfo, collect, read_cpuinfo
+from benchmarks.peak import PeakResult, measure_matmul_peak
+from benchmarks.stats import (
     median,
     percentile,
     speedup,
@@ -28,7 +28,7 @@ from benchmarks.stats import (  # noqa: E402
     time_to_threshold,
     training_flops_per_second,
 )
-from benchmarks.training_bench import RecipeResult  # noqa: E402
+from benchmarks.training_bench import RecipeResult
 
 
 # ---------------------------------------------------------------- statistics

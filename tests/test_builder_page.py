@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from fmnist_core.archspec import ArchitectureSpec, Conv, GlobalAvgPool, layer_table  # noqa: E402
-from fmnist_core.archspec_store import ArchitectureLibrary  # noqa: E402
-from fmnist_core.models import ARCHITECTURES, EXPERIMENTS  # noqa: E402
-from ui.navigation import VIEWS_DIR  # noqa: E402
+from fmnist_core.archspec import ArchitectureSpec, Conv, GlobalAvgPool, layer_table
+from fmnist_core.archspec_store import ArchitectureLibrary
+from fmnist_core.models import ARCHITECTURES, EXPERIMENTS
+from ui.navigation import VIEWS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")

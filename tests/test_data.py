@@ -139,7 +139,7 @@ def test_normalize_uint8_batch():
 def test_normalize_real_images_range_and_shape(real_dataset):
     out = normalize(real_dataset.x_test[:64])
     assert out.shape == (64, 28, 28, 1) and out.dtype == np.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0 and out.max() == 1.0
+    assert out.min() >= 0.0 and out.max() <= 1.0 and out.max() == 1.0
 
 
 def test_normalize_keeps_floats_and_4d_layout():

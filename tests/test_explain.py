@@ -150,7 +150,7 @@ def test_heatmap_shape_range_and_class(default_model, test_images, method):
     result = explain(default_model, test_images[0], method)
     assert result.heatmap.shape == (IMAGE_SIZE, IMAGE_SIZE)
     assert result.heatmap.dtype == np.float32
-    assert 0.0 <= result.heatmap.min() and result.heatmap.max() == pytest.approx(1.0)
+    assert result.heatmap.min() >= 0.0 and result.heatmap.max() == pytest.approx(1.0)
     assert result.class_index == int(np.argmax(result.probabilities))
     assert result.probability == pytest.approx(float(result.probabilities.max()))
     assert result.image.shape == (28, 28) and np.allclose(result.image, test_images[0, ..., 0])

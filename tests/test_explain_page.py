@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from ui.navigation import VIEWS_DIR  # noqa: E402
+from ui.navigation import VIEWS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from fmnist_core.export_formats import ExportFormat  # noqa: E402
-from ui.export_panel import zip_folder  # noqa: E402
-from ui.navigation import VIEWS_DIR  # noqa: E402
+from fmnist_core.export_formats import ExportFormat
+from ui.export_panel import zip_folder
+from ui.navigation import VIEWS_DIR
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

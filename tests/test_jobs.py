@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import report_optimiser_config
 
 from fmnist_core.errors import TrainingBusyError
 from fmnist_core.jobs import ACTIVE_JOB_STATUSES, JOB_MANAGER, JobManager, JobStatus
 from fmnist_core.runs import RunStatus
-
-from conftest import report_optimiser_config
 
 # 1,000 synthetic images in batches of 50 -> 20 batches per epoch. Many epochs, so the job is
 # certainly still running when the test stops it (a stopped job ends after the current batch).
@@ -31,7 +30,7 @@ def wait_for(predicate, manager: JobManager, timeout: float = 120.0):
 def test_job_statuses_and_the_one_active_set():
     """The active set (which holds the server's one training slot) is defined once, and a run's end
     state maps onto the job's; a status the job does not know ends it as failed."""
-    assert ACTIVE_JOB_STATUSES == {JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING}
+    assert {JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING} == ACTIVE_JOB_STATUSES
     assert [s for s in JobStatus if s.active] == [JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING]
     assert JobStatus.of_run(RunStatus.COMPLETED) is JobStatus.COMPLETED
     assert JobStatus.of_run(RunStatus.STOPPED) is JobStatus.STOPPED

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import keras
+import numpy as np
 import pytest
+from conftest import report_optimiser_config
 
-from fmnist_core.runs import RunStatus
 from fmnist_core.cli import build_parser, config_from_args
 from fmnist_core.config import preset
 from fmnist_core.mirror import MirrorAverage, mirror_averaged
 from fmnist_core.models import build_model, multiply_adds
+from fmnist_core.runs import RunStatus
 from fmnist_core.training import BatchProgress, resume, train
-
-from conftest import report_optimiser_config
 
 SYNTHETIC_CONFIG = report_optimiser_config(epochs=2, batch_size=50, validation="test", seed=3)
 

@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fmnist_core.runs import RunStatus
 from fmnist_core import runs as runs_module
 from fmnist_core.errors import (
     InvalidRunIdError,
@@ -31,6 +30,7 @@ from fmnist_core.runs import (
     CHECKPOINT_FILE,
     MODEL_FILE,
     RUN_FILE,
+    RunStatus,
     RunStore,
     atomic_save_model,
     atomic_write_bytes,
@@ -243,11 +243,10 @@ def direct_model_loads(source: str) -> list[str]:
             name = _dotted(node.func)
             last = name.rsplit(".", 1)[-1]
             owner = name.rsplit(".", 1)[0] if "." in name else ""
-            if last == "load_model" and any(p in owner.split(".") for p in ("keras", "tf", "saving", "models")):
-                problems.append(f"calls {name}(")
-            elif last in {"load_verified_model", "load_weights", "enable_unsafe_deserialization"}:
-                problems.append(f"calls {name}(")
-            elif last == "load" and "saved_model" in owner:
+            keras_load = last == "load_model" and any(p in owner.split(".") for p in ("keras", "tf", "saving", "models"))
+            other_load = last in {"load_verified_model", "load_weights", "enable_unsafe_deserialization"}
+            saved_model_load = last == "load" and "saved_model" in owner
+            if keras_load or other_load or saved_model_load:
                 problems.append(f"calls {name}(")
             for keyword in node.keywords:
                 if keyword.arg == "safe_mode" and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is True):

@@ -9,14 +9,12 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import report_optimiser_config
 
-from fmnist_core.runs import RunStatus
 from fmnist_core.augmentation import SEED_REPORT_AUGMENTATION, AugmentationConfig
 from fmnist_core.config import PRESETS, TrainConfig, preset
 from fmnist_core.errors import ConfigError, RunError, TrainingBusyError
-from fmnist_core.runs import HISTORY_FILE, METRICS_FILE, RUN_FILE, RunStore
-
-from conftest import report_optimiser_config
+from fmnist_core.runs import HISTORY_FILE, METRICS_FILE, RUN_FILE, RunStatus, RunStore
 from fmnist_core.training import (
     HISTORY_KEYS,
     BatchProgress,
@@ -278,9 +276,8 @@ def test_second_concurrent_training_is_refused(synthetic_dataset, tmp_store):
             train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store)
         # The refused attempt created no run folder.
         assert len(tmp_store.list_runs()) == 1
-        with pytest.raises(TrainingBusyError):
-            with training_lock(tmp_store.root):
-                pass
+        with pytest.raises(TrainingBusyError), training_lock(tmp_store.root):
+            pass
     finally:
         release.set()
         thread.join(120)

@@ -13,14 +13,16 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
-from benchmarks.training_bench import RECIPE_FLOORS, RecipeBelowFloorError, RecipeResult, check_floors  # noqa: E402
-from benchmarks.monitor import TestMonitor  # noqa: E402
-from fmnist_core.runs import RunStatus  # noqa: E402
-from fmnist_core.config import PRESETS  # noqa: E402
-from fmnist_core.runs import RunStore  # noqa: E402
-from fmnist_core.training import train  # noqa: E402
+from conftest import report_optimiser_config
 
-from conftest import report_optimiser_config  # noqa: E402
+from benchmarks.monitor import TestMonitor
+from benchmarks.training_bench import RECIPE_FLOORS, RecipeBelowFloorError, RecipeResult, check_floors
+from fmnist_core.config import PRESETS
+from fmnist_core.runs import (
+    RunStatus,
+    RunStore,
+)
+from fmnist_core.training import train
 
 # 1,000 synthetic images -> 20 batches of 50 per epoch, validated on the test set (as the seed recipe).
 SYNTHETIC_CONFIG = report_optimiser_config(epochs=2, batch_size=50, validation="test", seed=3)

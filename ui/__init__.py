@@ -9,4 +9,4 @@ page that does not classify or train opens without loading TensorFlow.
 # importing it; while another session's thread (or TensorFlow, lazily) is still importing it, that
 # finds a half-initialised module ("partially initialized module 'pandas' has no attribute
 # 'Series'"). Pages opened by a direct link can run before app.py's own import of it.
-import pandas  # noqa: E402, F401
+import pandas  # noqa: F401

@@ -6,10 +6,9 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.charts import probability_bars
-from fmnist_core.runs import RunInfo
-
 from fmnist_core.overlay import outline_overlay
 from fmnist_core.preprocess import FULL_FRAME, MIN_CROP_FRACTION, CropBox
+from fmnist_core.runs import RunInfo
 
 from .layout import format_percent
 from .loaders import predictor
@@ -26,8 +25,8 @@ def upscale_nearest(image: np.ndarray, factor: int = 6) -> np.ndarray:
 
 def classify_upload(run: RunInfo, data: bytes, crop: CropBox | None = None):
     """Preprocess uploaded bytes (within the user's crop) and classify them (raises ImageError for a bad file)."""
-    from fmnist_core.inference import Classification  # noqa: PLC0415
-    from fmnist_core.preprocess import preprocess_upload  # noqa: PLC0415
+    from fmnist_core.inference import Classification
+    from fmnist_core.preprocess import preprocess_upload
 
     model = predictor(run)
     pre = preprocess_upload(data, crop=crop)

@@ -40,7 +40,7 @@ def as_model_image(image: np.ndarray) -> np.ndarray:
 @st.cache_data(show_spinner=False, max_entries=256)
 def _explanation(run_id: str, sha: str, digest: str, image: np.ndarray, method: str, class_index: int | None,
                  _run: RunInfo) -> Explanation:
-    from fmnist_core.explain.attribution import attributor_for  # noqa: PLC0415 - imports TensorFlow
+    from fmnist_core.explain.attribution import attributor_for  # imports TensorFlow
 
     return attributor_for(predictor(_run).model).explain(image, method, class_index)
 

@@ -41,7 +41,7 @@ def zip_folder(folder: Path, prefix: str) -> bytes:
 @st.cache_data(show_spinner="Converting the model…", max_entries=6)
 def _export_zip(run_id: str, model_sha256: str, fmt: str) -> tuple[bytes, str]:
     """(zip bytes, one-line summary) of a run exported in one format; model_sha256 keys the cache."""
-    from fmnist_core.export_formats import export_run  # noqa: PLC0415 - imports TensorFlow
+    from fmnist_core.export_formats import export_run  # imports TensorFlow
 
     with tempfile.TemporaryDirectory() as folder:
         result = export_run(run_store(), run_id, ExportFormat(fmt), Path(folder))

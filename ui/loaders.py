@@ -168,7 +168,7 @@ def predictor(run: RunInfo):
 
 @st.cache_data(show_spinner="Evaluating the model on the 10,000 test images…", max_entries=8)
 def _evaluation(root: str, pretrained: str, run_id: str, model_sha256: str, fingerprint: str) -> EvaluationResult:
-    from fmnist_core.evaluation import cached_predictions  # noqa: PLC0415
+    from fmnist_core.evaluation import cached_predictions
 
     # The same cache, key and float32 evaluation as `python -m fmnist_core evaluate` and the training
     # run's recorded score: one accuracy per model everywhere.

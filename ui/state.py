@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import streamlit as st
 
 from fmnist_core.constants import default_runs_dir, pretrained_dir

@@ -9,8 +9,8 @@ from fmnist_core.augmentation import SEED_REPORT_AUGMENTATION
 from fmnist_core.charts import augmentation_figure
 from fmnist_core.constants import CLASS_NAMES, TRAIN_SIZE
 from ui.layout import guarded, page_header
-from ui.navigation import PAGE_PATHS
 from ui.loaders import augmented_previews, class_indices, require_dataset, split_arrays
+from ui.navigation import PAGE_PATHS
 from ui.settings_widgets import augmentation_controls
 from ui.training_form import LAB_HANDOFF_KEY
 

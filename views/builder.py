@@ -80,7 +80,7 @@ def _runs_throughput(run_ids: tuple[str, ...]) -> Throughput | None:
 
 @st.cache_resource(show_spinner="Timing a few training steps on this machine…")
 def _measured_throughput() -> Throughput:
-    from fmnist_core.archspec_build import measure_throughput  # noqa: PLC0415 - TensorFlow only on request
+    from fmnist_core.archspec_build import measure_throughput  # TensorFlow only on request
 
     rate = measure_throughput(ARCHITECTURES["fast_cnn"].spec)
     return Throughput(rate, "measured just now with a few training steps of fast_cnn")

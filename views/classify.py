@@ -35,7 +35,7 @@ with guarded():
 
     with draw_tab:
         try:
-            from streamlit_drawable_canvas import st_canvas  # noqa: PLC0415 - needs a running Streamlit
+            from streamlit_drawable_canvas import st_canvas  # needs a running Streamlit
         except Exception:  # noqa: BLE001 - any failure of the third-party widget means "no canvas"
             st_canvas = None
         if st_canvas is None:

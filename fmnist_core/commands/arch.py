@@ -20,14 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _library(args: argparse.Namespace):
-    from ..archspec_store import ArchitectureLibrary  # noqa: PLC0415
+    from ..archspec_store import ArchitectureLibrary
 
     return ArchitectureLibrary(args.runs_dir) if getattr(args, "runs_dir", None) else ArchitectureLibrary()
 
 
 def show_architecture(args: argparse.Namespace) -> int:
-    from ..archspec import layer_table, table_text  # noqa: PLC0415
-    from ..archspec_store import resolve_architecture  # noqa: PLC0415
+    from ..archspec import layer_table, table_text
+    from ..archspec_store import resolve_architecture
 
     spec = resolve_architecture(args.name, _library(args))
     if args.json:

@@ -16,9 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..engine import Engine, EngineSettings, JobError  # noqa: PLC0415
-    from ..engine.admin import check_password, configured_password  # noqa: PLC0415
-    from .submit import default_submitter  # noqa: PLC0415
+    from ..engine import Engine, EngineSettings, JobError
+    from ..engine.admin import check_password, configured_password
+    from .submit import default_submitter
 
     admin = False
     if args.admin:

@@ -48,7 +48,7 @@ def _inputs(args) -> list[tuple[str, str, object]]:
     """(label, file stem, bytes or test-image array) in the order given; test images need the dataset."""
     items: list[tuple[str, str, object]] = [(str(path), path.stem, path) for path in args.images]
     if args.test_index:
-        from ..data import load_dataset  # noqa: PLC0415
+        from ..data import load_dataset
 
         x_test = load_dataset().x_test
         for index in args.test_index:
@@ -60,12 +60,12 @@ def _inputs(args) -> list[tuple[str, str, object]]:
 
 def run(args) -> int:
     """Explain every image; a bad file gets one line on stderr (like predict) and exit status 1."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
-    from ..cli import _store  # noqa: PLC0415
-    from ..explain.attribution import attributor_for  # noqa: PLC0415
-    from ..explain.overlay import overlay_png  # noqa: PLC0415
-    from ..preprocess import preprocess_upload  # noqa: PLC0415
+    from ..cli import _store
+    from ..explain.attribution import attributor_for
+    from ..explain.overlay import overlay_png
+    from ..preprocess import preprocess_upload
 
     if not args.images and not args.test_index:
         raise ConfigError("give at least one image file or --test-index N")

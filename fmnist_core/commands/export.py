@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..export_formats import ExportFormat  # noqa: PLC0415 - light: numpy and the names only
+    from ..export_formats import ExportFormat  # light: numpy and the names only
 
     parser = sub.add_parser("export", help="write a run's model as keras, litert, litert-int8, onnx or saved_model")
     parser.add_argument("run_id")
@@ -20,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..export_formats import export_run, parse_format  # noqa: PLC0415
-    from ..runs import RunStore  # noqa: PLC0415
+    from ..export_formats import export_run, parse_format
+    from ..runs import RunStore
 
     store = RunStore(args.runs_dir) if getattr(args, "runs_dir", None) else RunStore()
     result = export_run(store, args.run_id, parse_format(args.export_format), args.out)

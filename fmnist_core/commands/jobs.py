@@ -13,8 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..engine import Engine, EngineSettings  # noqa: PLC0415
-    from ..engine.display import jobs_table  # noqa: PLC0415
+    from ..engine import Engine, EngineSettings
+    from ..engine.display import jobs_table
 
     engine = Engine(EngineSettings.from_env(args.runs_dir))
     jobs = [job for job in engine.jobs() if args.all or job.status.active]

@@ -20,8 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fmnist_core.data import load_dataset  # noqa: PLC0415
-    from fmnist_core.photoset import read_manifest, score_photoset, write_photoset  # noqa: PLC0415
+    from fmnist_core.data import load_dataset
+    from fmnist_core.photoset import read_manifest, score_photoset, write_photoset
 
     if args.count < 1:
         print("--count must be at least 1", file=sys.stderr)
@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     manifest = write_photoset(args.out, dataset.x_test, dataset.y_test, args.count, args.seed)
     print(f"wrote {args.count} photos and {manifest} in {time.perf_counter() - start:.1f} s")
     if args.score:
-        from fmnist_core.inference import Predictor  # noqa: PLC0415
-        from fmnist_core.runs import RunStore  # noqa: PLC0415
+        from fmnist_core.inference import Predictor
+        from fmnist_core.runs import RunStore
 
         store = RunStore(args.runs_dir) if getattr(args, "runs_dir", None) else RunStore()
         predictor = Predictor(store.load_model(args.score))

@@ -23,16 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store(args: argparse.Namespace):
-    from ..runs import RunStore  # noqa: PLC0415
+    from ..runs import RunStore
 
     return RunStore(args.runs_dir) if getattr(args, "runs_dir", None) else RunStore()
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Print each image's top-3 (or a one-line error on stderr); exit status 1 if any image failed."""
-    from ..cli import engine_output  # noqa: PLC0415
-    from ..errors import FmnistError  # noqa: PLC0415
-    from ..image_check import read_checked_image  # noqa: PLC0415
+    from ..cli import engine_output
+    from ..errors import FmnistError
+    from ..image_check import read_checked_image
 
     store = _store(args)
     store.get(args.run_id)  # an unknown run is reported before any file
@@ -46,7 +46,7 @@ def run_predict(args: argparse.Namespace) -> int:
             failures += 1
     results = []
     if accepted:
-        from ..inference import load_predictor  # noqa: PLC0415
+        from ..inference import load_predictor
 
         with engine_output():
             predictor = load_predictor(store, args.run_id)

@@ -12,7 +12,7 @@ def default_submitter() -> str:
 
 def _train_option_functions():
     """cli.py's option builder and parser into a TrainConfig: the same ones `train` uses."""
-    from .. import cli  # noqa: PLC0415 - cli imports this module while it builds its parser
+    from .. import cli  # cli imports this module while it builds its parser
 
     return cli.add_train_options, cli.config_from_args
 
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..engine import Engine, EngineSettings  # noqa: PLC0415
+    from ..engine import Engine, EngineSettings
 
     _, parse = _train_option_functions()
     engine = Engine(EngineSettings.from_env(args.runs_dir))

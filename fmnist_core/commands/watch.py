@@ -14,8 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..engine import Engine, EngineSettings, JobStatus  # noqa: PLC0415
-    from ..engine.display import progress_bar  # noqa: PLC0415
+    from ..engine import Engine, EngineSettings, JobStatus
+    from ..engine.display import progress_bar
 
     engine = Engine(EngineSettings.from_env(args.runs_dir))
     job = None

@@ -79,7 +79,7 @@ class Graph:
 def model_graph(core) -> Graph:
     """The layers and their output tensors. A Sequential model is called once more on a fresh Input,
     because a loaded Sequential's layer.output belongs to a graph its own outputs are not part of."""
-    import keras  # noqa: PLC0415
+    import keras
 
     if isinstance(core, keras.Sequential):
         inputs = keras.Input(shape=INPUT_SHAPE)
@@ -129,8 +129,8 @@ class ActivationProbe:
     """A loaded model's stages as one compiled multi-output function (thread-safe, reusable)."""
 
     def __init__(self, model) -> None:
-        import keras  # noqa: PLC0415
-        import tensorflow as tf  # noqa: PLC0415
+        import keras
+        import tensorflow as tf
 
         self.model = model
         self.core, self.mirrored = unwrap_mirror(model)

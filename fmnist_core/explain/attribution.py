@@ -80,10 +80,10 @@ class Attributor:
 
     def __init__(self, model, *, smoothgrad_samples: int | None = None, smoothgrad_sigma: float = 0.15,
                  occlusion_patch: int = 6, occlusion_stride: int | None = None) -> None:
-        import keras  # noqa: PLC0415
-        import tensorflow as tf  # noqa: PLC0415
+        import keras
+        import tensorflow as tf
 
-        from ..models import multiply_adds  # noqa: PLC0415
+        from ..models import multiply_adds
 
         self.model = model
         self.core, self.mirrored = unwrap_mirror(model)

@@ -88,6 +88,6 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def reinitialised(model):
     """The same architecture with fresh random weights (a clone; the original is untouched)."""
-    import keras  # noqa: PLC0415
+    import keras
 
     return keras.models.clone_model(model)

@@ -57,7 +57,7 @@ class ConvolutionStep:
 
 def first_conv(model) -> FirstConv:
     """The first Conv2D of the model (unwrapping mirror averaging) and its element-wise followers."""
-    from keras import layers  # noqa: PLC0415
+    from keras import layers
 
     core, _ = unwrap_mirror(model)
     specs, _ = stage_specs(core)

@@ -33,7 +33,7 @@ class TopImages:
 def compute_top_images(model, images: np.ndarray, *, k: int = TOP_K, batch_size: int = 500,
                        key: str = "") -> TopImages:
     """Scan images (uint8 (N,28,28) or floats) and keep each conv channel's k strongest."""
-    from ..data import normalize  # noqa: PLC0415
+    from ..data import normalize
 
     probe = probe_for(model)
     maxima: list[list[np.ndarray]] = [[] for _ in probe.conv_stage_names]
@@ -51,7 +51,7 @@ def compute_top_images(model, images: np.ndarray, *, k: int = TOP_K, batch_size:
 
 
 def _save(path: Path, top: TopImages) -> None:
-    from ..runs import atomic_write_bytes  # noqa: PLC0415
+    from ..runs import atomic_write_bytes
 
     arrays = {"key": np.array(top.key), "stages": np.array(list(top.indices))}
     for i, name in enumerate(top.indices):
@@ -91,6 +91,6 @@ def top_images_for_run(run, model, images: np.ndarray, data_key: str = "") -> To
 
 def first_layer_kernels(model) -> np.ndarray:
     """The first convolution's kernels as (C, kh, kw) images."""
-    from .convolution import first_conv  # noqa: PLC0415
+    from .convolution import first_conv
 
     return first_conv(model).kernels

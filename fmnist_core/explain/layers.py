@@ -75,7 +75,7 @@ class LayerTable:
 
 def unwrap_mirror(model) -> tuple[Any, bool]:
     """The model that computes one view, and whether predictions average it with the mirror image."""
-    from ..mirror import MirrorAverage  # noqa: PLC0415 - imports Keras
+    from ..mirror import MirrorAverage  # imports Keras
 
     for layer in model.layers:
         if isinstance(layer, MirrorAverage):
@@ -107,7 +107,7 @@ def output_shape(layer) -> tuple[int, ...] | None:
 
 def layer_multiply_adds(layer) -> int:
     """Multiply-adds of one forward pass of one image (conv and dense only, as in models.multiply_adds)."""
-    from keras import layers  # noqa: PLC0415
+    from keras import layers
 
     if isinstance(layer, layers.DepthwiseConv2D):
         kh, kw = layer.kernel_size
@@ -136,7 +136,7 @@ def _activation_suffix(name: str) -> str:
 
 def classify_layer(layer) -> tuple[LayerKind, str]:
     """The layer's kind and a one-line plain-language role."""
-    from keras import layers  # noqa: PLC0415
+    from keras import layers
 
     name = type(layer).__name__
     if isinstance(layer, layers.DepthwiseConv2D):
@@ -188,7 +188,7 @@ def classify_layer(layer) -> tuple[LayerKind, str]:
 
 def layer_table(model) -> LayerTable:
     """Every leaf layer in order with type, output shape, parameters, multiply-adds and role."""
-    from keras import layers  # noqa: PLC0415
+    from keras import layers
 
     _, mirrored = unwrap_mirror(model)
     rows = []

@@ -46,7 +46,7 @@ def overlay_rgb(image: np.ndarray, heatmap: np.ndarray, *, opacity: float = 0.6,
 
 
 def overlay_png(image: np.ndarray, heatmap: np.ndarray, *, opacity: float = 0.6, scale: int = 8) -> bytes:
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(overlay_rgb(image, heatmap, opacity=opacity, scale=scale), mode="RGB").save(buffer, "PNG")

@@ -20,7 +20,7 @@ CALIBRATION_IMAGES = 4096
 
 def batch_norm_layers(model) -> list:
     """Every BatchNormalization layer of a model, nested models and wrappers included (public `layers`)."""
-    import keras  # noqa: PLC0415
+    import keras
 
     found, stack = [], [model]
     while stack:
@@ -32,7 +32,7 @@ def batch_norm_layers(model) -> list:
 
 
 def _dropout_layers(model) -> list:
-    import keras  # noqa: PLC0415
+    import keras
 
     found, stack = [], [model]
     while stack:
@@ -63,7 +63,7 @@ def recalibrate_batch_norm(model, images: np.ndarray, *, batch_size: int = 256) 
     layers = batch_norm_layers(model)
     if not layers or not len(images):
         return False
-    from ..data import normalize  # noqa: PLC0415
+    from ..data import normalize
 
     x = normalize(images)
     dropouts = _dropout_layers(model)

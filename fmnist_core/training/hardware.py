@@ -8,7 +8,7 @@ import numpy as np
 
 
 def gpu_count() -> int:
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     return len(tf.config.list_physical_devices("GPU"))
 
@@ -16,14 +16,14 @@ def gpu_count() -> int:
 def mixed_precision_policy() -> str | None:
     """float16 on GPUs; on CPUs bfloat16 only where it is measured faster (fmnist_core.hardware_probe),
     else None (plain float32)."""
-    from ..hardware_probe import mixed_precision_policy as decided  # noqa: PLC0415
+    from ..hardware_probe import mixed_precision_policy as decided
 
     return decided()
 
 
 def distribution_strategy():
     """MirroredStrategy across several GPUs, else TensorFlow's default strategy."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     if gpu_count() > 1:
         return tf.distribute.MirroredStrategy()
@@ -31,8 +31,8 @@ def distribution_strategy():
 
 
 def package_versions() -> dict[str, str]:
-    import keras  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
+    import keras
+    import tensorflow as tf
 
     return {
         "python": platform.python_version(),

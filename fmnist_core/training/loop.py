@@ -9,10 +9,10 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from ..config import TrainConfig
 from ..data import Dataset, load_dataset
@@ -145,11 +145,11 @@ def _fit_and_save(
     model,
     options: FitOptions,
 ) -> TrainingResult:
-    import keras  # noqa: PLC0415
+    import keras
 
-    from .batchnorm import calibration_sample  # noqa: PLC0415
-    from .callbacks import ProgressCallback, TimeLeft, WeightAverage  # noqa: PLC0415
-    from .context import TrainingClock, TrainingContext  # noqa: PLC0415
+    from .batchnorm import calibration_sample
+    from .callbacks import ProgressCallback, TimeLeft, WeightAverage
+    from .context import TrainingClock, TrainingContext
 
     listener = options.listener
     try:
@@ -161,7 +161,7 @@ def _fit_and_save(
                 model = build_compiled_model(config, steps_per_epoch)
         if run.record.model.parameters is None:
             # Size and cost of the architecture, so the app can show them without building a model.
-            from ..models import multiply_adds  # noqa: PLC0415
+            from ..models import multiply_adds
 
             run.update(model={"parameters": int(model.count_params()), "multiply_adds": multiply_adds(model)})
         train_ds = make_dataset(x_train, y_train, config, training=True)

@@ -7,7 +7,7 @@ from .hardware import mixed_precision_policy
 
 
 def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
-    from ..schedules import WarmupCosine  # noqa: PLC0415
+    from ..schedules import WarmupCosine
 
     if config.schedule == "constant":
         return config.learning_rate
@@ -29,7 +29,7 @@ def effective_ema_momentum(momentum: float, total_steps: int) -> float:
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
     """The config's optimizer with its schedule. The weight average is not the optimizer's job here:
     callbacks.WeightAverage keeps it (with a warm-up Keras' own `use_ema` cannot express)."""
-    import keras  # noqa: PLC0415
+    import keras
 
     lr = learning_rate_schedule(config, steps_per_epoch)
     if config.optimizer == "adam":
@@ -41,9 +41,9 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int):
 
 def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
     """A fresh model of the config's architecture (mixed precision where native), compiled."""
-    import keras  # noqa: PLC0415
+    import keras
 
-    from ..archspec_build import build_model_from_spec  # noqa: PLC0415
+    from ..archspec_build import build_model_from_spec
 
     previous_policy = keras.mixed_precision.dtype_policy()
     policy = mixed_precision_policy() if config.mixed_precision else None
@@ -54,7 +54,7 @@ def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
     if config.mirror_averaging:
-        from ..mirror import mirror_averaged  # noqa: PLC0415
+        from ..mirror import mirror_averaged
 
         model = mirror_averaged(model)  # float32 policy: the average of two float32 softmax outputs
     model.compile(

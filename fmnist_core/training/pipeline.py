@@ -29,9 +29,9 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, config: TrainConfig, *,
     Shuffling indices rather than (image, label) elements: the buffer of 55,000 integers fills at once
     (the element-wise buffer took 0.24 s at the start of every epoch) and a batch is one gather.
     """
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
-    from ..augmentation import build_augmentation  # noqa: PLC0415
+    from ..augmentation import build_augmentation
 
     all_images = tf.constant(images[..., np.newaxis])
     all_labels = tf.constant(labels.astype(np.int32))
