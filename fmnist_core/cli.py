@@ -109,10 +109,8 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool)
     default: dict[str, Any] = {"default": argparse.SUPPRESS} if in_subcommand else {}
     for flag, options in (("--runs-dir", {"dest": "runs_dir", **({} if in_subcommand else {"default": None})}),
                           ("--json", {"dest": "json", "action": "store_true"})):
-        try:
+        with contextlib.suppress(argparse.ArgumentError):  # the subcommand has its own option of that name
             parser.add_argument(flag, help=GLOBAL_HELP[flag], **{**options, **default})
-        except argparse.ArgumentError:
-            pass  # the subcommand has its own option of that name
 
 
 def build_parser() -> argparse.ArgumentParser:

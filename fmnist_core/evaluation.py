@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,10 +157,9 @@ def _write_cache(path, key: str, probabilities: np.ndarray) -> None:
 
     buffer = io.BytesIO()
     np.savez_compressed(buffer, key=np.array(key), probabilities=probabilities)
-    try:
+    # A read-only run folder (the shipped default) still evaluates, just uncached.
+    with contextlib.suppress(OSError):
         atomic_write_bytes(path, buffer.getvalue())
-    except OSError:
-        pass  # a read-only run folder (the shipped default) still evaluates, just uncached
 
 
 def cached_predictions(run, store, dataset) -> EvaluationResult:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ CALIBRATION_IMAGES = 500  # training images that fix the int8 ranges (first ones
 CALIBRATION_SEED = 0
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     KERAS = "keras"
     LITERT = "litert"
     LITERT_INT8 = "litert-int8"

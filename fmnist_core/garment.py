@@ -224,10 +224,11 @@ def _filter(mask: np.ndarray, kind: str, size: int) -> np.ndarray:
         n = out.shape[axis]
         pad = [(r, r) if a == axis else (0, 0) for a in range(2)]
         padded = np.pad(out, pad, constant_values=False)
-        window = (lambda i: padded[i : i + n]) if axis == 0 else (lambda i: padded[:, i : i + n])
-        acc = window(0).copy()
-        for i in range(1, size):
-            combine(acc, window(i), out=acc)
+        # The `size` shifted views of the padded mask along this axis (views: no copies).
+        windows = [padded[i : i + n] if axis == 0 else padded[:, i : i + n] for i in range(size)]
+        acc = windows[0].copy()
+        for window in windows[1:]:
+            combine(acc, window, out=acc)
         out = acc
     return out
 
@@ -341,10 +342,7 @@ def fashion_intensity(found: GarmentMask) -> np.ndarray:
     inside = value[found.core] if found.core.any() else value[found.mask]
     low = float(np.percentile(inside, 2))
     peak = float(np.percentile(inside, 99.5))
-    if peak - low < 1e-3:
-        scaled = np.ones_like(value)
-    else:
-        scaled = np.clip((value - low) / (peak - low), 0.0, 1.0)
+    scaled = np.ones_like(value) if peak - low < 1e-3 else np.clip((value - low) / (peak - low), 0.0, 1.0)
     lifted = INTENSITY_FLOOR + (1.0 - INTENSITY_FLOOR) * scaled
     # Filled holes and bridged gaps keep their own tone (a sandal's gaps stay dark, as in the dataset).
     natural = np.clip(value / max(peak, 1e-3), 0.0, 1.0)

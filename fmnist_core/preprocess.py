@@ -425,7 +425,7 @@ def _exif_transpose(image: Image.Image) -> Image.Image:
         if image.getexif().get(0x0112, 1) == 1:
             return image  # upright already; skip exif_transpose's full copy
         return ImageOps.exif_transpose(image)
-    except Exception:
+    except Exception:  # noqa: BLE001 - damaged EXIF raises many different types inside PIL; all mean "ignore it"
         return image
 
 
@@ -492,14 +492,10 @@ def _high_depth_to_float(arr: np.ndarray, mode: str) -> np.ndarray:
     """
     values = np.asarray(arr, dtype=np.float64)
     values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-    if mode.startswith("I;16"):
+    if mode.startswith("I;16") or (mode == "I" and values.size and values.max() > 255.0):
         values = values / 257.0
-    elif mode == "I":
-        if values.size and values.max() > 255.0:
-            values = values / 257.0
-    elif mode == "F":
-        if values.size and values.max() <= 1.0:
-            values = values * 255.0
+    elif mode == "F" and values.size and values.max() <= 1.0:
+        values = values * 255.0
     return np.clip(values, 0.0, 255.0).astype(np.float32)
 
 

@@ -120,7 +120,7 @@ def test_image_grid_cells_do_not_overlap_even_with_long_titles(images: np.ndarra
     # Columns are spaced by at least the estimated title width, not just the image width.
     pitch_px = (starts[1][0] - starts[0][0]) * fig.layout.width
     assert pitch_px >= len("Pred: T-shirt/top (100%)") * 11 * 0.6
-    for (lo_a, hi_a), (lo_b, _) in zip(starts, starts[1:]):
+    for (_, hi_a), (lo_b, _) in zip(starts, starts[1:]):
         assert hi_a < lo_b
 
 

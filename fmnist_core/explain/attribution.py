@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from .layers import LayerKind, unwrap_mirror
 EPS = 1e-7
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     GRADCAM = "gradcam"
     SALIENCY = "saliency"
     OCCLUSION = "occlusion"

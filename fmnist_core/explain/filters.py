@@ -6,6 +6,7 @@ channel, in batches) and cached in the run's folder, keyed by the model's checks
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +83,8 @@ def top_images_for_run(run, model, images: np.ndarray, data_key: str = "") -> To
     if cached is not None:
         return cached
     top = compute_top_images(model, images, key=key)
-    try:
+    with contextlib.suppress(OSError):  # a read-only run folder still works, just uncached
         _save(path, top)
-    except OSError:
-        pass  # a read-only run folder still works, just uncached
     return top
 
 

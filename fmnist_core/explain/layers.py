@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class LayerKind(str, Enum):
+class LayerKind(StrEnum):
     """What a layer does, coarsely: decides how the page draws its output."""
 
     CONV = "convolution"
