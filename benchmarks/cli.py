@@ -118,7 +118,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     if not args.skip_explain and dataset is not None:
         from .explain_bench import run_explain_benchmark
 
-        section("explain", lambda: report.notes.extend(run_explain_benchmark(dataset, quick=args.quick, log=log).lines()))
+        section("explain",
+                lambda: report.notes.extend(run_explain_benchmark(dataset, quick=args.quick, log=log).lines()))
 
     if not args.skip_app:
         from .app_bench import run_app_benchmark

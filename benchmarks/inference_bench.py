@@ -109,11 +109,13 @@ def photo_lines(inf: InferenceResult) -> list[str]:
     if inf.large_upload is not None:
         w, h = LARGE_PHOTO_SIZE
         lines.append(
-            f"{w}x{h} photo-like JPEG ({inf.large_upload_bytes:,} bytes) -> top-3: p50 {inf.large_upload.p50_ms:.1f} ms, "
+            f"{w}x{h} photo-like JPEG ({inf.large_upload_bytes:,} bytes) -> top-3: "
+            f"p50 {inf.large_upload.p50_ms:.1f} ms, "
             f"p99 {inf.large_upload.p99_ms:.1f} ms over {len(inf.large_upload.seconds)} calls (target p50 <= 20 ms)"
         )
     if inf.photo_set is not None:
-        lines.append(f"photo-like set (python -m fmnist_core photoset, seed {PHOTO_SET_SEED}): {inf.photo_set.describe()}")
+        lines.append(f"photo-like set (python -m fmnist_core photoset, seed {PHOTO_SET_SEED}): "
+                     f"{inf.photo_set.describe()}")
     if inf.clean_set is not None:
         lines.append(f"same test images as clean product photos: {inf.clean_set.describe()}")
     return lines
@@ -258,8 +260,8 @@ def measure_cold_predict(image_path: str, repeats: int = 3) -> tuple[list[float]
     for _ in range(repeats):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "fmnist_core", "predict", "default", image_path],
-                              cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
+        command = [sys.executable, "-X", "importtime", "-m", "fmnist_core", "predict", "default", image_path]
+        proc = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
         seconds.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -296,7 +298,8 @@ def run_litert_inference(dataset, *, keras_probabilities: np.ndarray | None = No
     upload = _time_calls(lambda: predictor.classify_bytes(data).top3, upload_calls, "litert upload -> top-3")
     small = io.BytesIO()
     Image.fromarray(dataset.x_test[0], mode="L").save(small, format="PNG")
-    upload_small = _time_calls(lambda: predictor.classify_bytes(small.getvalue()).top3, upload_calls, "litert 28x28 PNG")
+    upload_small = _time_calls(lambda: predictor.classify_bytes(small.getvalue()).top3, upload_calls,
+                               "litert 28x28 PNG")
     one = preprocess_upload(data).model_input
     forward = _time_calls(lambda: predictor.predict(one), upload_calls, "litert forward only")
     predictor.predict_many(dataset.x_test)  # warm the batch shapes
@@ -328,7 +331,8 @@ def litert_report_lines(result: LiteRTInferenceResult) -> list[str]:
         f"| cold `predict default IMAGE`, median of {len(result.cold_predict_seconds)} | <= 1.5 s | "
         f"{cold:.2f} s wall, {median(result.cold_predict_cpu_seconds):.2f} s CPU "
         f"(TensorFlow imported: {'yes' if result.cold_predict_imports_tensorflow else 'no'}) |",
-        f"| 600x600 JPEG bytes -> top-3, warm p50 / p99 | <= 2 ms p50 | {result.upload.p50_ms:.2f} / {result.upload.p99_ms:.2f} ms |",
+        f"| 600x600 JPEG bytes -> top-3, warm p50 / p99 | <= 2 ms p50 | {result.upload.p50_ms:.2f} / "
+        f"{result.upload.p99_ms:.2f} ms |",
         f"| 28x28 PNG bytes -> top-3, warm p50 / p99 | <= 2 ms p50 | {result.upload_small.p50_ms:.2f} / "
         f"{result.upload_small.p99_ms:.2f} ms |",
         f"| of which the interpreter, 1 image, p50 | | {result.forward.p50_ms:.2f} ms |",

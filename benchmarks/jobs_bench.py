@@ -114,7 +114,8 @@ def markdown(result: dict) -> str:
         f"| Submit to first batch, cold (engine start incl. Ray {result['ray_start_s']} s) | "
         f"{result['cold_first_batch_s']:.1f} s |",
         f"| Submit to first batch, warm | {result['warm_first_batch_s']:.1f} s |",
-        f"| Queue: {q['jobs']} small jobs from {q['jobs']} submitters | {q['completed']} completed, {q['errors']} errors, "
+        f"| Queue: {q['jobs']} small jobs from {q['jobs']} submitters | "
+        f"{q['completed']} completed, {q['errors']} errors, "
         f"{q['total_s']:.1f} s total, wait median {q['wait_median_s']:.1f} s / max {q['wait_max_s']:.1f} s, "
         f"started in order: {q['in_order']} |",
         *([_web_row(result["web"])] if result.get("web") else []),

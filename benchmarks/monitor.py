@@ -68,7 +68,8 @@ class TestClock(keras.callbacks.Callback):
             return  # a partial epoch (stopped): no epoch-end figure
         known = (logs or {}).get("val_accuracy") if self.test_is_validation else None
         # Training alone: the clock as it stood after the epoch's last batch.
-        self.context.epoch_metrics["test_accuracy"] = self.checkpoint(epoch + 1, self.context.clock.train_seconds, known)
+        self.context.epoch_metrics["test_accuracy"] = self.checkpoint(
+            epoch + 1, self.context.clock.train_seconds, known)
 
     def checkpoint(self, epoch: float, epoch_train_seconds: float, accuracy: float | None = None) -> float:
         with self.context.clock.paused():

@@ -48,7 +48,8 @@ def race(recipe: str, seed: int, *, dataset, store) -> Race:
 
     config = preset(recipe).with_changes(seed=seed)
     monitor = TestMonitor(every_images=CHECKPOINT_IMAGES, until_accuracy=THRESHOLD, stop_when_reached=True)
-    history = train(config, dataset=dataset, store=store, callbacks=[monitor], command=f"benchmarks.race {recipe}").history
+    history = train(config, dataset=dataset, store=store, callbacks=[monitor],
+                    command=f"benchmarks.race {recipe}").history
     return Race(recipe, seed, threshold_time(history), cpu_wall_per_epoch(history))
 
 
@@ -69,7 +70,9 @@ def summary_lines(races: Sequence[Race], seeds: Sequence[int]) -> list[str]:
         ratios = [s.result.seconds / d.result.seconds for s, d in zip(by_recipe["seed"], by_recipe["default"])]
         lines += ["", f"Ratio of medians: **{medians['seed'] / medians['default']:.1f}x** (target >= 10x); per seed: "
                   + ", ".join(f"{value:.1f}x" for value in ratios) + "."]
-    lines += ["", "CPU/wall per epoch of each race (about the cores kept busy; slow spells show as values near 1.0):", ""]
+    lines += ["",
+              "CPU/wall per epoch of each race (about the cores kept busy; slow spells show as values near 1.0):",
+              ""]
     lines += [f"- {r.recipe}, seed {r.seed}: {' '.join(f'{v:.2f}' for v in r.cpu_wall)}" for r in races]
     return lines
 
@@ -113,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="races per recipe, one training seed each (default 3)")
     parser.add_argument("--first-seed", type=int, default=42, help="training seed of the first race (default 42)")
     parser.add_argument("--record", action="store_true", help="append the results to RESULTS.md")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"results file (default: {DEFAULT_RESULTS})")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                        help=f"results file (default: {DEFAULT_RESULTS})")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.repeats < 1:

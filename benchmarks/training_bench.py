@@ -216,8 +216,9 @@ def run_recipe(
             log(f"[{name}] {event.steps_per_epoch} steps per epoch")
         elif isinstance(event, EpochEnd):
             m = event.metrics
+            test_accuracy = m.get("test_accuracy", m.get("val_accuracy", float("nan")))
             log(
-                f"[{name}] epoch {event.epoch}/{config.epochs}: test acc {m.get('test_accuracy', m.get('val_accuracy', float('nan'))):.4f}, "
+                f"[{name}] epoch {event.epoch}/{config.epochs}: test acc {test_accuracy:.4f}, "
                 f"train {m['train_seconds']:.1f} s, epoch {m['seconds']:.1f} s, cpu/wall "
                 f"{m['cpu_seconds'] / m['seconds']:.2f}, elapsed {time.perf_counter() - started:.0f} s"
             )
@@ -241,6 +242,7 @@ def run_recipe(
     )
     log(
         f"[{name}] done in {time.perf_counter() - started:.0f} s ({recipe.status}): final test accuracy "
-        f"{'—' if recipe.test_accuracy is None else f'{recipe.test_accuracy:.4f}'}, time to {THRESHOLD:.0%}: {recipe.time_to_threshold.describe()}"
+        f"{'—' if recipe.test_accuracy is None else f'{recipe.test_accuracy:.4f}'}, "
+        f"time to {THRESHOLD:.0%}: {recipe.time_to_threshold.describe()}"
     )
     return recipe, model

@@ -149,8 +149,8 @@ class TerminalProgress:
         from .training import BatchProgress, EpochEnd, TrainingFinished, TrainingStarted
 
         if isinstance(event, TrainingStarted):
-            print(f"run {event.run_id}: {plural(event.epochs, 'epoch')} x {plural(event.steps_per_epoch, 'batch', 'batches')}",
-                  file=self.stream)
+            print(f"run {event.run_id}: {plural(event.epochs, 'epoch')} x "
+                  f"{plural(event.steps_per_epoch, 'batch', 'batches')}", file=self.stream)
         elif isinstance(event, BatchProgress):
             width = 30
             filled = int(width * event.batch / max(1, event.steps_per_epoch))

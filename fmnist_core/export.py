@@ -105,5 +105,6 @@ def export_run_litert(model, run_path: Path, model_sha256: str | None) -> dict[s
     try:
         checksum = export_litert(model, Path(run_path) / LITERT_FILE)
     except Exception as exc:  # noqa: BLE001 - any converter failure just means "no LiteRT copy"
-        return {LITERT_ERROR_KEY: f"{type(exc).__name__}: {str(exc)[:300]}", LITERT_FAILED_SOURCE_KEY: model_sha256 or ""}
+        return {LITERT_ERROR_KEY: f"{type(exc).__name__}: {str(exc)[:300]}",
+                LITERT_FAILED_SOURCE_KEY: model_sha256 or ""}
     return {LITERT_SHA_KEY: checksum, LITERT_SOURCE_KEY: model_sha256 or ""}

@@ -129,7 +129,8 @@ def parse_format(name: str) -> ExportFormat:
     try:
         return ExportFormat(name)
     except ValueError:
-        raise ConfigError(f"unknown export format {name!r}: use one of {', '.join(f.value for f in ExportFormat)}") from None
+        known = ", ".join(f.value for f in ExportFormat)
+        raise ConfigError(f"unknown export format {name!r}: use one of {known}") from None
 
 
 def calibration_images(x_train: np.ndarray, count: int = CALIBRATION_IMAGES) -> np.ndarray:

@@ -70,7 +70,8 @@ def decide_cpu_precision(flags: set[str], measure=matmul_gflops) -> PrecisionDec
     CPU has native bfloat16 (a parameter so the rule can be tested without timing anything)."""
     if not has_native_bf16(flags):
         return PrecisionDecision(None, "float32: this CPU has no native bfloat16 instructions "
-                                       f"({' / '.join(NATIVE_BF16_FLAGS)} absent), so bfloat16 would be emulated and slower")
+                                       f"({' / '.join(NATIVE_BF16_FLAGS)} absent), "
+                                       "so bfloat16 would be emulated and slower")
     f32, bf16 = measure("float32"), measure("bfloat16")
     speedup = bf16 / f32 if f32 > 0 else 0.0
     if speedup >= MIN_SPEEDUP:

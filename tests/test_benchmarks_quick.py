@@ -235,7 +235,8 @@ def _report(*, quick=False, default_acc=0.935, default_fit=250.0, with_app=True,
                                   PageTiming("Home", "/", "Home", 0.4)])
     return rep.BenchmarkReport(
         command="python -m benchmarks", quick=quick, machine=_machine(),
-        peaks={"float32": PeakResult("float32", 1024, [0.02, 0.0215]), "bfloat16": PeakResult("bfloat16", 1024, [0.01])},
+        peaks={"float32": PeakResult("float32", 1024, [0.02, 0.0215]),
+               "bfloat16": PeakResult("bfloat16", 1024, [0.01])},
         recipes=recipes, inference=_inference(), app=app, total_seconds=123.0,
     )
 

@@ -35,7 +35,8 @@ def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 # TensorFlow 2.21's C++ start-up lines (absl logging before InitializeLog) reach stderr even with
 # TF_CPP_MIN_LOG_LEVEL=2; they are TensorFlow's, not the CLI's, so the checks below ignore them.
-_TF_NOISE = re.compile(r"^([IWE]\d{4} \d\d:\d\d:|WARNING: All log messages before absl|To enable the following instructions)")
+_TF_NOISE = re.compile(
+    r"^([IWE]\d{4} \d\d:\d\d:|WARNING: All log messages before absl|To enable the following instructions)")
 
 
 def cli_lines(text: str) -> list[str]:
@@ -255,8 +256,10 @@ def test_predict_refuses_bad_files_before_loading_tensorflow(tmp_path):
         "import sys, time\n"
         "from fmnist_core.cli import main\n"
         "start = time.perf_counter()\n"
-        f"rc = main(['predict', 'default', {str(text)!r}, {str(empty)!r}, {str(huge)!r}, {str(tmp_path / 'missing.png')!r}])\n"
-        "print('RESULT', rc, round(time.perf_counter() - start, 3), 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+        f"rc = main(['predict', 'default', {str(text)!r}, {str(empty)!r}, {str(huge)!r}, "
+        f"{str(tmp_path / 'missing.png')!r}])\n"
+        "print('RESULT', rc, round(time.perf_counter() - start, 3), "
+        "'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_DIR, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(REPO_DIR)})
@@ -265,6 +268,7 @@ def test_predict_refuses_bad_files_before_loading_tensorflow(tmp_path):
     assert rc == "1" and tf_loaded == "False" and keras_loaded == "False"
     assert float(seconds) < 0.5, seconds  # milliseconds in practice; 0.5 s leaves room for a loaded machine
     errors = cli_lines(proc.stderr)
-    assert [line.split(": ", 1)[0] for line in errors] == [str(text), str(empty), str(huge), str(tmp_path / "missing.png")]
+    assert [line.split(": ", 1)[0] for line in errors] == [
+        str(text), str(empty), str(huge), str(tmp_path / "missing.png")]
     assert "not a recognised image" in errors[0] and "empty" in errors[1] and "over the limit" in errors[2]
     assert "cannot read" in errors[3]

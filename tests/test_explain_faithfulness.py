@@ -110,7 +110,8 @@ def test_maps_change_when_the_weights_are_randomised(shipped_model, shipped_imag
     b = random.heatmaps(images, method, classes)
     rhos = np.array([rank_correlation(a[i], b[i]) for i in range(len(images))])
     assert np.isfinite(rhos).all()
-    assert rhos.mean() < 0.5, f"{method.value}: maps of a random model agree with the trained one (rho {rhos.mean():.2f})"
+    assert rhos.mean() < 0.5, (
+        f"{method.value}: maps of a random model agree with the trained one (rho {rhos.mean():.2f})")
     # ...and the check can fail: the same model's maps agree with themselves perfectly.
     assert rank_correlation(a[0], trained.heatmaps(images[:1], method, classes[:1])[0]) > 0.99
 

@@ -119,8 +119,8 @@ def test_page_with_every_control(at, page_runs, real_dataset):
     assert any(c.startswith("Grad-CAM for ") for c in overlays)
     at.selectbox(key="im_class").set_value(6).run()
     no_errors(at)
-    assert sum(c.startswith(("Grad-CAM for Shirt", "Saliency (SmoothGrad) for Shirt", "Occlusion sensitivity for Shirt"))
-               for c in captions(at)) == 3
+    titles = ("Grad-CAM for Shirt", "Saliency (SmoothGrad) for Shirt", "Occlusion sensitivity for Shirt")
+    assert sum(c.startswith(titles) for c in captions(at)) == 3
     assert any("Why not Shirt?" in c.value for c in at.caption)
     before = [img.proto.imgs[0].url for img in at.image]
     at.slider(key="im_opacity").set_value(0.2).run()

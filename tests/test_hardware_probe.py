@@ -23,7 +23,8 @@ def test_native_bf16_is_used_only_when_measured_faster():
     flags = cpu_flags(XEON_AMX)
     fast = decide_cpu_precision(flags, measure=lambda d: {"float32": 200.0, "bfloat16": 600.0}[d])
     assert fast.policy == "mixed_bfloat16" and "3.00x" in fast.reason
-    slow = decide_cpu_precision(flags, measure=lambda d: {"float32": 200.0, "bfloat16": 200.0 * (MIN_SPEEDUP - 0.05)}[d])
+    slow = decide_cpu_precision(
+        flags, measure=lambda d: {"float32": 200.0, "bfloat16": 200.0 * (MIN_SPEEDUP - 0.05)}[d])
     assert slow.policy is None and slow.bfloat16_gflops < slow.float32_gflops * MIN_SPEEDUP
 
 

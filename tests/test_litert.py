@@ -50,7 +50,8 @@ def test_shipped_default_litert_agrees_with_keras_on_the_test_set(real_dataset, 
     predictor = load_predictor(store, DEFAULT_RUN_ID, export_missing=False)
     assert predictor.backend_name == "litert"
     litert = predictor.predict_many(real_dataset.x_test)
-    keras_probs = store.load_model(DEFAULT_RUN_ID).predict(real_dataset.x_test[..., None] / 255.0, batch_size=1000, verbose=0)
+    keras_probs = store.load_model(DEFAULT_RUN_ID).predict(
+        real_dataset.x_test[..., None] / 255.0, batch_size=1000, verbose=0)
     agreement = float(np.mean(litert.argmax(1) == keras_probs.argmax(1)))
     print(f"LiteRT vs Keras (as saved, mixed precision): {agreement:.4%} of 10,000 agree")
     assert agreement >= 0.999

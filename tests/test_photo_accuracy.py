@@ -27,7 +27,8 @@ def test_photo_set_slice_is_classified_and_never_refused(real_dataset, tmp_path)
     store = RunStore(root=tmp_path, pretrained_dir=PRETRAINED_DIR)
     predictor = Predictor(store.load_model("default"))
     samples = generate_photos(real_dataset.x_test, real_dataset.y_test, SLICE, seed=SEED)
-    score = score_photoset(((s.data, s.label) for s in samples), lambda data: predictor.classify_bytes(data).probabilities)
+    score = score_photoset(((s.data, s.label) for s in samples),
+                           lambda data: predictor.classify_bytes(data).probabilities)
     assert score.count == SLICE and (score.total == SLICE // 10).all()
     assert score.refusals == 0, score.refusal_messages
     assert score.accuracy >= ACCURACY_FLOOR, score.describe()

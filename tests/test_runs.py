@@ -236,20 +236,23 @@ def direct_model_loads(source: str) -> list[str]:
     """Ways a file could deserialise a model without RunStore's checks."""
     problems = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in {"keras", "tensorflow", "tf_keras"}:
+        top_module = (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else ""
+        if top_module in {"keras", "tensorflow", "tf_keras"}:
             problems += [f"imports {a.name} from {node.module}" for a in node.names
                          if a.name in {"load_model", "load_weights"}]
         elif isinstance(node, ast.Call):
             name = _dotted(node.func)
             last = name.rsplit(".", 1)[-1]
             owner = name.rsplit(".", 1)[0] if "." in name else ""
-            keras_load = last == "load_model" and any(p in owner.split(".") for p in ("keras", "tf", "saving", "models"))
+            keras_load = last == "load_model" and any(
+                p in owner.split(".") for p in ("keras", "tf", "saving", "models"))
             other_load = last in {"load_verified_model", "load_weights", "enable_unsafe_deserialization"}
             saved_model_load = last == "load" and "saved_model" in owner
             if keras_load or other_load or saved_model_load:
                 problems.append(f"calls {name}(")
             for keyword in node.keywords:
-                if keyword.arg == "safe_mode" and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is True):
+                literal_true = isinstance(keyword.value, ast.Constant) and keyword.value.value is True
+                if keyword.arg == "safe_mode" and not literal_true:
                     problems.append(f"passes safe_mode other than True to {name}(")
         elif isinstance(node, ast.Name) and node.id == "load_model":
             problems.append("uses a bare load_model name")
@@ -264,7 +267,8 @@ def test_the_checker_catches_direct_loads():
         "keras.config.enable_unsafe_deserialization()\nm = tf.saved_model.load(p)\n"
     )
     assert len(direct_model_loads(bad)) >= 7
-    assert direct_model_loads("m = store.load_model(run_id)\nm = run_store().load_model(r, allow_checkpoint=True)\n") == []
+    checked = "m = store.load_model(run_id)\nm = run_store().load_model(r, allow_checkpoint=True)\n"
+    assert direct_model_loads(checked) == []
 
 
 def test_models_are_loaded_only_through_runstore():
@@ -342,7 +346,8 @@ def train_and_kill(store: RunStore, mode: str, epochs: int, tmp_path: Path) -> s
     env = {**os.environ, "PYTHONPATH": str(REPO_DIR), "TF_CPP_MIN_LOG_LEVEL": "2"}
     with log.open("wb") as out:
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, mode, str(store.root), str(ready), json.dumps({**CHILD_CONFIG, "epochs": epochs})],
+            [sys.executable, "-c", CHILD, mode, str(store.root), str(ready),
+             json.dumps({**CHILD_CONFIG, "epochs": epochs})],
             cwd=REPO_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
         try:

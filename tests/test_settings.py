@@ -37,7 +37,8 @@ def _make(cls: type, name: str, value):
 
 def test_every_hyperparameter_is_a_declared_setting():
     names = [item.name for item in settings_of(TrainConfig)]
-    assert names == [f.name for f in dataclasses.fields(TrainConfig) if f.name not in {"augmentation", "architecture_spec"}]
+    assert names == [f.name for f in dataclasses.fields(TrainConfig)
+                     if f.name not in {"augmentation", "architecture_spec"}]
     assert [item.name for item in settings_of(AugmentationConfig)] == [
         f.name for f in dataclasses.fields(AugmentationConfig)]
     for item in settings_of(TrainConfig) + settings_of(AugmentationConfig):

@@ -97,11 +97,13 @@ def test_test_monitor_stops_mid_epoch_checks_once_the_target_is_reached(syntheti
 def test_test_monitor_does_not_change_training(synthetic_dataset, tmp_path):
     """Mid-epoch checks swap the EMA weights in and out: the trained weights must come back exactly."""
     # wide_cnn: batch norm (recalibrated at each check) and dropout (which the recalibration must not draw for).
-    config = SYNTHETIC_CONFIG.with_changes(architecture="wide_cnn", ema_momentum=0.9, optimizer="adamw", weight_decay=1e-4)
+    config = SYNTHETIC_CONFIG.with_changes(architecture="wide_cnn", ema_momentum=0.9, optimizer="adamw",
+                                           weight_decay=1e-4)
     histories = []
     for name, monitor in (("plain", None), ("monitored", TestMonitor(every_images=100))):
         store = RunStore(tmp_path / name, pretrained_dir=None)
-        histories.append(train(config, dataset=synthetic_dataset, store=store, callbacks=[monitor] if monitor else []).history)
+        callbacks = [monitor] if monitor else []
+        histories.append(train(config, dataset=synthetic_dataset, store=store, callbacks=callbacks).history)
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-6, atol=0, err_msg=key)
 

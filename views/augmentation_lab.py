@@ -16,7 +16,8 @@ from ui.training_form import LAB_HANDOFF_KEY
 
 page_header(
     "augmentation",
-    "Random rotations, shifts, zooms, flips and erased patches show the network a slightly different image every epoch. "
+    "Random rotations, shifts, zooms, flips and erased patches show the network a slightly different image "
+    "every epoch. "
     "Pick an image and tune the settings: the previews run through the very layer stack used in training.",
 )
 

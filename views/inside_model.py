@@ -110,7 +110,8 @@ with guarded():
     left, right = st.columns([1, 3], gap="large")
     with left:
         st.image(upscale_nearest((image * 255).astype(np.uint8), 6), width=168, caption=image_label)
-        st.markdown(f"Prediction: **{CLASS_NAMES[predicted]}** ({format_percent(float(acts.probabilities[predicted]), 1)})"
+        confidence = format_percent(float(acts.probabilities[predicted]), 1)
+        st.markdown(f"Prediction: **{CLASS_NAMES[predicted]}** ({confidence})"
                     + (f"  \nTrue class: **{CLASS_NAMES[truth]}**" if truth is not None else ""))
     with right:
         st.plotly_chart(probability_bars(acts.probabilities, highlight=predicted), key="im_probs", width="stretch")
@@ -128,8 +129,8 @@ with guarded():
             st.dataframe(pd.DataFrame(layer_table_rows(table)), hide_index=True, width="stretch",
                          column_config={"Parameters": st.column_config.NumberColumn(format="localized"),
                                         "Multiply-adds": st.column_config.NumberColumn(format="localized")})
-            st.markdown(f"Total: **{table.total_parameters:,}** parameters, **{format_count(table.total_multiply_adds)}** "
-                        "multiply-adds per image.")
+            st.markdown(f"Total: **{table.total_parameters:,}** parameters, "
+                        f"**{format_count(table.total_multiply_adds)}** multiply-adds per image.")
             for note in table.notes:
                 st.info(note, icon=":material/flip:")
 
@@ -207,7 +208,8 @@ with guarded():
             st.markdown(f"Output pixel (row {row}, column {col}) of channel {int(channel)}: "
                         + convolution_equation(step, conv))
             st.caption(f"{conv.layer_name} slides each {conv.kernel_size}×{conv.kernel_size} kernel over the image "
-                       f"({'zero-padded at the edges' if conv.padding == 'same' else 'no padding'}): every output pixel "
+                       f"({'zero-padded at the edges' if conv.padding == 'same' else 'no padding'}): "
+                       "every output pixel "
                        "is the sum of nine pixel × weight products plus a bias"
                        + (", rescaled by batch normalisation" if not np.allclose(conv.scale, 1) else "")
                        + (", and ReLU turns negative sums into 0." if conv.relu else "."))

@@ -141,4 +141,5 @@ with guarded():
                 ))
             with c3:
                 st.plotly_chart(probability_bars(result.probabilities[chosen]), key="pr_bars", width="stretch")
-            render_overlay_panel(run, x_test[chosen], key="pr_explain", label=f"test image #{chosen}", test_index=chosen)
+            render_overlay_panel(run, x_test[chosen], key="pr_explain", label=f"test image #{chosen}",
+                                 test_index=chosen)

@@ -212,7 +212,8 @@ class ProgressCallback(keras.callbacks.Callback):
             self.model.stop_training = True  # another callback (a benchmark's race) may have asked first
             self.stopped = True
         last_batch = batch + 1 >= self.steps_per_epoch
-        if self.listener is None or (now - self.last_report < self.report_every_s and not last_batch and not self.stopped):
+        too_soon = now - self.last_report < self.report_every_s
+        if self.listener is None or (too_soon and not last_batch and not self.stopped):
             return
         self.last_report = now
         batches_left = (self.total_epochs - self.epoch) * self.steps_per_epoch - (batch + 1)
