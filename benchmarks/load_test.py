@@ -465,7 +465,7 @@ def report(result: LoadResult) -> str:
     t = result.training
     if t is not None:
         if t.started and "training_window_s" not in s:
-            lines.append("The training job began training only after the measured window (worker start-up: data and model)")
+            lines.append("The job began training only after the measured window (worker start-up: data and model)")
         elif t.started:
             lines.append(
                 f"During training ({s['training_window_s']:.0f} s, job "
