@@ -15,11 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any page imports Te
 
 from ui.layout import sidebar_active_model
 from ui.navigation import HOME_KEY, PAGES
-from ui.runtime import keep_keras_state_between_reruns
 from ui.warmup import start_warm_up
-
-# Background training shares this process: Streamlit must not reset Keras between reruns.
-keep_keras_state_between_reruns()
 
 st.set_page_config(
     page_title="Fashion-MNIST Studio",

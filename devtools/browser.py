@@ -51,8 +51,14 @@ EXCEPTION = '[data-testid="stException"]'
 ERROR_BOX = '[data-testid="stAlertContentError"]'
 FILE_INPUT = '[data-testid="stFileUploader"] input[type="file"]'
 PREDICTION_PREFIX = "Prediction: "
-BUSY_PATTERN = re.compile(r"already training|Starting is disabled while a model trains", re.IGNORECASE)
-TRAINING_NOW = "Training now"
+# The training queue (ui/jobs_panel.py): training runs in the engine's workers, every submission is queued.
+QUEUE_HEADING = "Training queue"
+#: The note after Start: "Job <id> submitted (position N in the queue)." or "(starting)".
+SUBMITTED_PATTERN = re.compile(r"Job (\S+) submitted \((?:position (\d+) in the queue|starting)\)")
+#: A queued job's row: "#N in the queue · <config> · by <who>".
+QUEUED_PATTERN = re.compile(r"#(\d+) in the queue")
+#: A finished job's row in "Recently finished": "<job id> completed: test accuracy 81.23% · ...".
+FINISHED_PATTERN = re.compile(r"^(\S+) (completed|stopped): test accuracy \d+\.\d+%")
 
 #: JavaScript: the text of the "Prediction: ..." heading, or null.
 PREDICTION_JS = """() => {

@@ -3,8 +3,9 @@
 A copy of conftest's tiny trained run (seed_cnn, 1 epoch, 2,000 images) sits in a private
 runs folder, with the shipped default run switched off, so every page has a real active
 model. Each test then drives a page's main widgets and checks that what is shown changes
-the way a user would expect. AppTest runs the scripts in this process, so the background
-training job of the Training page is the same JOB_MANAGER the tests wait on.
+the way a user would expect. The Training page only submits to the engine's queue; its tests
+replace the engine process by tests/standin_engine.py (no Ray start per test), whose jobs still
+train in their own worker processes, and wait on the queue files as the page does.
 
 Not covered here (AppTest cannot do it): drawing on the canvas in a browser (the canvas is
 checked to render, and the drawing path is tested through the same ui function the page
@@ -284,44 +285,89 @@ def test_training_presets_fill_the_form(at):
     assert at.slider(key="aug_erasing").value == best.augmentation.erasing > 0
 
 
+@pytest.fixture()
+def standin(app_env, monkeypatch):
+    """The engine process replaced by tests/standin_engine.py (no Ray start per test; each job still
+    trains in its own worker process through the engine's worker code)."""
+    from standin_engine import StandInEngine
+
+    from fmnist_core.engine import Engine
+
+    engine = StandInEngine(app_env["runs"])
+    monkeypatch.setattr(Engine, "ensure_running", lambda self: engine.ensure_running())
+    yield engine
+    engine.close()
+
+
+def _my_jobs(app: AppTest):
+    from fmnist_core.engine import Engine
+
+    me = app.session_state["jobs_submitter"]
+    return [job for job in Engine().jobs() if job.submission.submitter == me]
+
+
+def _wait_for(job_id: str, predicate, timeout: float = 240.0):
+    import time
+
+    from fmnist_core.engine import Engine
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Engine().get(job_id)
+        if predicate(job):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never got there: {Engine().get(job_id)}")
+
+
+def _panel_text(app: AppTest) -> str:
+    return "\n".join(m.value for m in app.markdown) + "\n" + "\n".join(c.value for c in app.caption)
+
+
 @pytest.mark.slow
-def test_training_runs_in_the_background_and_becomes_active(at, app_env):
-    from fmnist_core.jobs import JOB_MANAGER
+def test_training_is_queued_trains_outside_the_web_process_and_becomes_active(at, app_env, standin):
+    from fmnist_core.engine import Engine
     from fmnist_core.runs import RunStore
 
     open_page(at, "training")
+    assert any(s.value == "Training queue" for s in at.subheader)
     _quick_run_settings(at, epochs=1)
     _start(at)
-    snap = JOB_MANAGER.snapshot()
-    assert snap is not None and snap.config.train_limit == 200
-    if snap.active:  # still running: the live view and a Stop button are shown, Start is disabled
-        assert any(s.value == "Training now" for s in at.subheader)
-        assert next(b for b in at.button if b.label == "Start training").disabled
-        assert at.get("progress")
+    (job,) = _my_jobs(at)
+    assert job.submission.config["train_limit"] == 200 and job.submission.config["epochs"] == 1
+    assert job.submission.summary in _panel_text(at) and "by you" in _panel_text(at)
+    assert any(f"Job **{job.job_id}** submitted" in s.value for s in at.success)
+    # Start stays enabled: a second job would queue behind this one.
+    assert not next(b for b in at.button if b.label == "Start training").disabled
 
-    # A second session sees the same server-wide job (or its result).
+    # The job trains in a worker process, never in this (the web server's) process.
+    running = _wait_for(job.job_id, lambda j: j.state.pid is not None or not j.status.active)
+    assert running.state.pid == standin.worker_pids[job.job_id] != os.getpid()
+
+    # A second session sees the same queue, with the submitter's label instead of "you".
     other = AppTest.from_file(APP, default_timeout=TIMEOUT)
     other.run()
     open_page(other, "training")
-    assert any(s.value in {"Training now", "Last training run"} for s in other.subheader)
+    assert f"by {at.session_state['jobs_submitter']}" in _panel_text(other)
 
-    final = JOB_MANAGER.wait(timeout=240)
-    assert final is not None and final.status == "completed", final
+    final = Engine().wait(job.job_id, timeout=240)
+    assert final.status == "completed", final
     at.run()
     no_errors(at)
-    assert any(final.run_id in s.value and "finished" in s.value for s in at.success)
-    assert RunStore(app_env["runs"], pretrained_dir=None).get(final.run_id).status == "completed"
+    assert any(f"`{job.job_id}` completed: test accuracy" in m.value for m in at.markdown)
+    run_id = final.state.run_id
+    assert RunStore(app_env["runs"], pretrained_dir=None).get(run_id).status == "completed"
 
-    next(b for b in at.button if b.label == "Make it the active model").click().run()
+    at.button(key=f"jobs_active_{job.job_id}").click().run()
     no_errors(at)
-    assert final.run_id in sidebar_text(at)
+    assert run_id in sidebar_text(at)
 
     # The new run is in Load and Compare (added to Compare's earlier selection without a click).
-    assert any(final.run_id in option for option in at.selectbox(key="tr_load_run").options)
-    assert final.run_id in at.multiselect(key="tr_compare_runs").value
-    at.multiselect(key="tr_compare_runs").set_value([app_env["run_id"], final.run_id]).run()
+    assert any(run_id in option for option in at.selectbox(key="tr_load_run").options)
+    assert run_id in at.multiselect(key="tr_compare_runs").value
+    at.multiselect(key="tr_compare_runs").set_value([app_env["run_id"], run_id]).run()
     compare = figure(at, "tr_compare_chart")
-    assert {trace["name"] for trace in compare["data"]} == {app_env["run_id"], final.run_id}
+    assert {trace["name"] for trace in compare["data"]} == {app_env["run_id"], run_id}
 
     # Load: make the fixture's run active again from the list.
     at.selectbox(key="tr_load_run").set_value(app_env["run_id"]).run()
@@ -330,62 +376,46 @@ def test_training_runs_in_the_background_and_becomes_active(at, app_env):
     assert app_env["run_id"] in sidebar_text(at)
 
 
-def test_reruns_do_not_clear_keras_state_under_a_training_job(at):
-    """Streamlit clears the Keras session after every run unless the app (ui.runtime) stops it."""
-    import keras  # noqa: F401 - Streamlit only clears Keras once it is imported
-    from keras.src.backend.common import global_state
-
-    before = global_state.GLOBAL_STATE_TRACKER
-    at.run()
-    open_page(at, "data_explorer")
-    assert global_state.GLOBAL_STATE_TRACKER is before
-
-
 @pytest.mark.slow
-def test_training_stop_keeps_a_stopped_run(at, app_env):
-    from fmnist_core.jobs import JOB_MANAGER
+def test_training_stop_keeps_a_stopped_run(at, app_env, standin):
+    from fmnist_core.engine import JobStatus
     from fmnist_core.runs import RunStore
 
-    JOB_MANAGER.wait(timeout=240)  # nothing else may be training
     open_page(at, "training")
     _quick_run_settings(at, epochs=20)
     _start(at)
-    stop = [b for b in at.button if b.label == "Stop training"]
-    if stop:
-        stop[0].click().run()
-    else:  # the page rendered before the job registered; stop it the way the button does
-        JOB_MANAGER.stop()
-    final = JOB_MANAGER.wait(timeout=240)
-    assert final.status == "stopped", final
+    (job,) = _my_jobs(at)
+    _wait_for(job.job_id, lambda j: j.status == JobStatus.RUNNING and j.state.batch > 0)
+    at.run()
+    stop = at.button(key=f"jobs_cancel_{job.job_id}")
+    assert stop.label == "Stop"
+    stop.click().run()
+    no_errors(at)
+    final = _wait_for(job.job_id, lambda j: not j.status.active)
+    assert final.status == JobStatus.STOPPED, final
+    assert final.state.epoch < 20  # it stopped early, after the batch it was on
     at.run()
     no_errors(at)
-    assert any("stopped early" in w.value for w in at.warning)
-    assert RunStore(app_env["runs"], pretrained_dir=None).get(final.run_id).status == "stopped"
+    assert any(f"`{job.job_id}` stopped" in m.value for m in at.markdown)
+    assert RunStore(app_env["runs"], pretrained_dir=None).get(final.state.run_id).status == "stopped"
 
 
 @pytest.mark.slow
-def test_training_resume_continues_a_stopped_run(at, app_env):
-    import time
-
-    from fmnist_core.jobs import JOB_MANAGER
+def test_training_resume_continues_a_stopped_run(at, app_env, standin):
+    from fmnist_core.engine import Engine, JobStatus
     from fmnist_core.runs import RunStore
 
-    JOB_MANAGER.wait(timeout=240)
     open_page(at, "training")
     _quick_run_settings(at, epochs=2)
-    at.number_input(key="tr_train_limit").set_value(600).run()  # 6 batches: time to stop inside epoch 2
+    at.number_input(key="tr_train_limit").set_value(3000).run()  # 30 batches: time to stop inside epoch 2
     _start(at)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:  # stop once the first epoch is checkpointed
-        snap = JOB_MANAGER.snapshot()
-        if snap.history.get("val_accuracy") or not snap.active:
-            break
-        time.sleep(0.01)
-    JOB_MANAGER.stop()  # what the Stop button's on_click does
-    stopped = JOB_MANAGER.wait(timeout=240)
+    (job,) = _my_jobs(at)
+    _wait_for(job.job_id, lambda j: j.state.epoch >= 2 or not j.status.active)  # epoch 1 is checkpointed
+    Engine().cancel(job.job_id, at.session_state["jobs_submitter"])  # what the Stop button does
+    stopped = _wait_for(job.job_id, lambda j: not j.status.active)
     store = RunStore(app_env["runs"], pretrained_dir=None)
-    run = store.get(stopped.run_id)
-    assert stopped.status == "stopped" and run.resumable, (stopped, run.epochs_completed)
+    run = store.get(stopped.state.run_id)
+    assert stopped.status == JobStatus.STOPPED and run.resumable, (stopped, run.epochs_completed)
 
     at.run()
     at.selectbox(key="tr_load_run").set_value(run.run_id).run()
@@ -393,8 +423,10 @@ def test_training_resume_continues_a_stopped_run(at, app_env):
     assert not resume.disabled
     resume.click().run()
     no_errors(at)
-    final = JOB_MANAGER.wait(timeout=240)
-    assert final.status == "completed" and final.run_id == run.run_id, final
+    resumed = [j for j in _my_jobs(at) if j.job_id != job.job_id]
+    assert len(resumed) == 1 and resumed[0].submission.resume_run_id == run.run_id
+    final = Engine().wait(resumed[0].job_id, timeout=240)
+    assert final.status == JobStatus.COMPLETED and final.state.run_id == run.run_id, final
     assert store.get(run.run_id).epochs_completed == 2
 
 

@@ -204,3 +204,41 @@ def test_a_job_asks_for_a_gpu_when_the_cluster_has_one(tmp_path, monkeypatch, se
     options = scheduler.job_resources()
     assert {k: v for k, v in options.items() if k != "scheduling_strategy"} == expected
     assert options["scheduling_strategy"] == "SPREAD"
+
+
+def _batch(epoch: int, index: int, seconds: float, steps: int = 10):
+    from fmnist_core.training import BatchProgress
+
+    return BatchProgress(epoch=epoch, batch=index, steps_per_epoch=steps, loss=1.0, accuracy=0.5,
+                         elapsed_seconds=seconds, eta_seconds=None, running_loss=2.0 - seconds / 10,
+                         running_accuracy=seconds / 10)
+
+
+def test_worker_state_file_carries_the_live_batch_curve(tmp_path):
+    """The worker adds a point of running loss/accuracy every CURVE_POINT_S and at each epoch's last
+    batch to the job's state file, where the queue panel reads it for the live curve."""
+    from fmnist_core.engine.worker import CURVE_POINT_S, ProgressWriter
+
+    book = JobBook(tmp_path)
+    writer = ProgressWriter(book, "20260101-000000-abcdef", JobState(status=JobStatus.RUNNING))
+    for index, seconds in enumerate((0.2, 0.4, CURVE_POINT_S + 0.3, CURVE_POINT_S + 0.5), start=1):
+        writer(_batch(1, index, seconds))
+    writer(_batch(1, 10, CURVE_POINT_S + 0.6))  # the epoch's last batch: always a point
+    writer.update(True)  # flush as the next epoch end would
+    curve = book.state("20260101-000000-abcdef").batch_curve
+    assert curve["epoch"] == [0.1, 0.3, 1.0]
+    assert curve["loss"] == pytest.approx([1.98, 2.0 - (CURVE_POINT_S + 0.3) / 10, 2.0 - (CURVE_POINT_S + 0.6) / 10])
+    assert curve["accuracy"] == pytest.approx([0.02, (CURVE_POINT_S + 0.3) / 10, (CURVE_POINT_S + 0.6) / 10])
+
+
+def test_live_curve_stays_bounded_and_keeps_its_newest_point():
+    from fmnist_core.engine.worker import MAX_CURVE_POINTS, add_curve_point
+
+    curve: dict[str, list[float]] = {}
+    steps = 1000
+    for index in range(1, 3 * MAX_CURVE_POINTS):
+        curve = add_curve_point(curve, _batch(1, index, 0.0, steps=steps))
+        assert len(curve["epoch"]) <= MAX_CURVE_POINTS
+    assert curve["epoch"][-1] == pytest.approx((3 * MAX_CURVE_POINTS - 1) / steps)  # the newest point survives
+    assert curve["epoch"] == sorted(curve["epoch"]) and len(curve["epoch"]) > MAX_CURVE_POINTS // 2
+    assert len(curve["loss"]) == len(curve["accuracy"]) == len(curve["epoch"])

@@ -111,3 +111,23 @@ def test_own_running_job_shows_its_curves_so_far(queue, tmp_path):
     assert any(e.label == "Curves so far" for e in at.expander)
     assert at.get("plotly_chart")  # bob's running job shows no curves to ann: only one chart
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_own_running_job_draws_its_batch_curve_from_the_first_epoch(queue):
+    """Before any epoch completes, the live curve comes from the running batch points the worker keeps
+    in the state file; another session sees no chart for it."""
+    import json
+
+    engine, running, mine, theirs = queue
+    curve = {"epoch": [0.1, 0.3, 0.5], "loss": [2.1, 1.7, 1.4], "accuracy": [0.2, 0.4, 0.5]}
+    engine.book.write_state(mine.job_id, JobState(status=JobStatus.RUNNING, run_id="r-ann-live", epoch=1,
+                                                  total_epochs=3, batch=8, steps_per_epoch=16, batch_curve=curve))
+    at = run_as("ann")
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    running = [t for t in spec["data"] if t.get("name") == "Train (running)"]
+    assert [t["y"] for t in running] == [curve["accuracy"], curve["loss"]]
+    assert running[0]["x"] == curve["epoch"]
+    assert not run_as("cy").get("plotly_chart")

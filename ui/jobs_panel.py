@@ -20,6 +20,7 @@ from ui.state import ACTIVE_RUN_KEY, set_active_run
 SUBMITTER_KEY = "jobs_submitter"
 ADMIN_KEY = "jobs_admin"
 NOTICE_KEY = "jobs_notice"
+WATCHING_KEY = "jobs_watching"  # this session's jobs that were active at the last poll
 POLL_SECONDS = 1.0
 RECENT_FINISHED = 5
 
@@ -78,17 +79,22 @@ def _progress_text(job: Job) -> str:
 
 
 def _curves_so_far(job: Job) -> None:
-    """The completed epochs' curves of a running job, read from its run folder (the worker writes them)."""
+    """The running job's curves: completed epochs from its run folder, and the running batch loss and
+    accuracy (a point every few seconds, from the first batches on) from the worker's state file."""
     from fmnist_core.charts import training_curves  # noqa: PLC0415
     from fmnist_core.runs import RunStore  # noqa: PLC0415
 
-    try:
-        history = RunStore(engine().settings.runs_root, pretrained_dir=None).get(job.state.run_id).history()
-    except FmnistError:
-        return
-    if history:
-        with st.expander("Curves so far", icon=":material/show_chart:"):
-            st.plotly_chart(training_curves(history), key=f"jobs_curves_{job.job_id}", width="stretch")
+    history: dict[str, list[float]] = {}
+    if job.state.epoch > 1:  # a completed epoch is in the run's history
+        try:
+            history = RunStore(engine().settings.runs_root, pretrained_dir=None).get(job.state.run_id).history()
+        except FmnistError:
+            history = {}
+    if history or job.state.batch_curve:
+        with st.expander("Curves so far", icon=":material/show_chart:", expanded=True):
+            st.plotly_chart(training_curves(history, batch_curve=job.state.batch_curve,
+                                            total_epochs=job.state.total_epochs or None),
+                            key=f"jobs_curves_{job.job_id}", width="stretch")
 
 
 def _job_row(job: Job, me: str, admin: bool) -> None:
@@ -101,7 +107,7 @@ def _job_row(job: Job, me: str, admin: bool) -> None:
         else:
             st.markdown(f"**Training** `{job.state.run_id or job.job_id}` · {job.submission.summary} · by {who}")
             st.progress(job.state.fraction, text=_progress_text(job))
-    if mine and job.state.run_id and job.state.epoch > 1:
+    if mine and job.state.run_id:
         _curves_so_far(job)
     if (mine or admin) and not job.cancel_requested:
         right.button("Cancel" if job.status == JobStatus.QUEUED else "Stop", key=f"jobs_cancel_{job.job_id}",
@@ -136,6 +142,12 @@ def queue_view() -> None:
     active = [job for job in jobs if job.status.active]
     finished = [job for job in jobs if not job.status.active][-RECENT_FINISHED:]
     status = eng.status()
+    mine_active = {job.job_id for job in active if job.submission.submitter == me}
+    ended = set(st.session_state.get(WATCHING_KEY, ())) - mine_active
+    st.session_state[WATCHING_KEY] = sorted(mine_active)
+    if ended:
+        # One of this session's jobs just ended: redraw the whole page (its run joins Load and Compare).
+        st.rerun()
     st.subheader("Training queue", anchor=False)
     st.caption(f"You are **{me}**. {status.message}")
     notice = st.session_state.pop(NOTICE_KEY, None)

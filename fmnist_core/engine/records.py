@@ -104,6 +104,9 @@ class JobState:
     started_at: float | None = None
     finished_at: float | None = None
     updated_at: float = 0.0
+    # The live curve of the running job: fractional "epoch" with smoothed running "loss" and
+    # "accuracy" (charts.training_curves' batch_curve), bounded by worker.MAX_CURVE_POINTS.
+    batch_curve: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def fraction(self) -> float:

@@ -16,6 +16,18 @@ from .records import JobBook, JobState, JobStatus, this_host
 
 CANCEL_POLL_S = 0.3
 PROGRESS_EVERY_S = 0.5
+CURVE_POINT_S = 2.0  # seconds of training between two points of the live curve
+MAX_CURVE_POINTS = 300  # the state file is rewritten every PROGRESS_EVERY_S: keep it small
+
+
+def add_curve_point(curve: dict[str, list[float]], event) -> dict[str, list[float]]:
+    """The live curve with the event's running loss/accuracy appended; when it passes MAX_CURVE_POINTS
+    every other point is dropped, so a long run keeps an evenly spaced curve of bounded size."""
+    grown = {key: [*curve.get(key, []), float(value)] for key, value in
+             (("epoch", event.epochs_done), ("loss", event.running_loss), ("accuracy", event.running_accuracy))}
+    if len(grown["epoch"]) > MAX_CURVE_POINTS:
+        grown = {key: values[1::2] for key, values in grown.items()}  # keeps the newest point
+    return grown
 
 
 class ProgressWriter:
@@ -26,7 +38,17 @@ class ProgressWriter:
         self.job_id = job_id
         self.state = state
         self._last = 0.0
+        self._last_curve_point: float | None = None
         self._lock = threading.Lock()
+
+    def _curve_with(self, event) -> dict[str, list[float]]:
+        """A curve point at most every CURVE_POINT_S of training and at each epoch's last batch."""
+        last_batch = event.batch >= event.steps_per_epoch
+        due = self._last_curve_point is None or event.elapsed_seconds - self._last_curve_point >= CURVE_POINT_S
+        if not (due or last_batch) or event.running_loss != event.running_loss:  # NaN: nothing to draw yet
+            return self.state.batch_curve
+        self._last_curve_point = event.elapsed_seconds
+        return add_curve_point(self.state.batch_curve, event)
 
     def update(self, force: bool = False, **changes) -> None:
         with self._lock:
@@ -46,7 +68,8 @@ class ProgressWriter:
                         epoch=event.initial_epoch)
         elif isinstance(event, BatchProgress):
             self.update(epoch=event.epoch, batch=event.batch, eta_seconds=event.eta_seconds,
-                        metrics={"loss": float(event.loss), "accuracy": float(event.accuracy)})
+                        metrics={"loss": float(event.loss), "accuracy": float(event.accuracy)},
+                        batch_curve=self._curve_with(event))
         elif isinstance(event, EpochEnd):
             self.update(True, epoch=event.epoch, batch=self.state.steps_per_epoch,
                         metrics={k: float(v) for k, v in event.metrics.items()})
