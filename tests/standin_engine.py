@@ -64,7 +64,7 @@ class StandInEngine:
             self.book.write_state(job.job_id, replace(job.state, status=JobStatus.STARTING))
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-            self._process = subprocess.Popen(  # noqa: S603 - our own worker, fixed arguments
+            self._process = subprocess.Popen(  # our own worker, fixed arguments
                 [sys.executable, "-c", WORKER, str(self.book.runs_root), job.job_id], cwd=str(ROOT), env=env,
                 stdin=subprocess.DEVNULL)
             self._job_id = job.job_id

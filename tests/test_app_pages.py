@@ -29,9 +29,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from ui.navigation import VIEWS_DIR  # noqa: E402
+from ui.navigation import VIEWS_DIR
 
 pytestmark = [pytest.mark.app]
 
@@ -486,7 +486,8 @@ def test_classify_upload_shows_model_input_and_prediction(at):
     open_page(at, "classify")
     assert at.get("bidi_component"), "the drawing canvas renders under this Streamlit"
     boot = load_dataset().x_test[0]  # an ankle boot, enlarged like a photo
-    at.file_uploader(key="cl_upload").set_value(("boot.png", _png(np.kron(boot, np.ones((8, 8), np.uint8))), "image/png"))
+    enlarged = _png(np.kron(boot, np.ones((8, 8), np.uint8)))
+    at.file_uploader(key="cl_upload").set_value(("boot.png", enlarged, "image/png"))
     at.run()
     no_errors(at)
     assert any(m.value.startswith("### Prediction: ") for m in at.markdown)

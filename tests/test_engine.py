@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from conftest import report_optimiser_config
 
 from fmnist_core import cli
 from fmnist_core.engine import (
@@ -23,8 +24,6 @@ from fmnist_core.engine.admin import check_password, configured_password
 from fmnist_core.engine.display import jobs_table, progress_bar, where
 from fmnist_core.engine.records import JobBook, JobState
 from fmnist_core.errors import ConfigError
-
-from conftest import report_optimiser_config
 
 CONFIG = report_optimiser_config(epochs=1, batch_size=32, train_limit=500)
 
@@ -164,12 +163,12 @@ def test_watch_follows_a_job_to_its_end(tmp_path, monkeypatch, capsys):
                                                  batch=4, steps_per_epoch=16))
 
     def finish_later():
-        import time  # noqa: PLC0415
+        import time
 
         time.sleep(0.5)
         engine.book.write_state(job.job_id, JobState(status=JobStatus.COMPLETED, run_id="r1", test_accuracy=0.75))
 
-    import threading  # noqa: PLC0415
+    import threading
 
     threading.Thread(target=finish_later).start()
     assert cli.main(["watch", job.job_id, "--interval", "0.1"]) == 0
@@ -196,7 +195,7 @@ class _FakeRay:
 ])
 def test_a_job_asks_for_a_gpu_when_the_cluster_has_one(tmp_path, monkeypatch, settings, resources, expected):
     pytest.importorskip("ray")
-    from fmnist_core.engine.daemon import Scheduler  # noqa: PLC0415
+    from fmnist_core.engine.daemon import Scheduler
 
     monkeypatch.delenv("FMNIST_ENGINE_JOB_CPUS", raising=False)
     scheduler = Scheduler(EngineSettings(runs_root=tmp_path, **settings), JobBook(tmp_path))

@@ -9,18 +9,17 @@ from dataclasses import replace
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from conftest import report_optimiser_config
+from streamlit.testing.v1 import AppTest
 
-from fmnist_core.engine import Engine, EngineSettings, JobStatus  # noqa: E402
-from fmnist_core.engine.records import JobState  # noqa: E402
-
-from conftest import report_optimiser_config  # noqa: E402
+from fmnist_core.engine import Engine, EngineSettings, JobStatus
+from fmnist_core.engine.records import JobState
 
 CONFIG = report_optimiser_config(epochs=2, batch_size=32, train_limit=500)
 
 
 def panel_page():
-    from ui.jobs_panel import queue_panel  # noqa: PLC0415
+    from ui.jobs_panel import queue_panel
 
     queue_panel()
 
@@ -103,7 +102,8 @@ def test_own_running_job_shows_its_curves_so_far(queue, tmp_path):
 
     engine, running, mine, theirs = queue
     run = RunStore(tmp_path, pretrained_dir=None).create("seed_cnn", {"status": "running", "pid": 1})
-    (run.path / HISTORY_FILE).write_text('{"loss": [1.2], "accuracy": [0.6], "val_loss": [1.0], "val_accuracy": [0.65]}')
+    history = '{"loss": [1.2], "accuracy": [0.6], "val_loss": [1.0], "val_accuracy": [0.65]}'
+    (run.path / HISTORY_FILE).write_text(history)
     engine.book.write_state(mine.job_id, JobState(status=JobStatus.RUNNING, run_id=run.run_id, epoch=2,
                                                   total_epochs=2, batch=3, steps_per_epoch=16))
     at = run_as("ann")

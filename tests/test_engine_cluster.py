@@ -4,6 +4,7 @@ the app's runs folder (shared storage: here the same disk). Slow: several minute
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -41,18 +42,16 @@ def _stop(process: subprocess.Popen) -> None:
     """End a `ray start --block` process and every process of its session (it started them)."""
     for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
         for pid in _session(process.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + grace
         while _session(process.pid) and time.monotonic() < deadline:
             time.sleep(0.5)
 
 
 def _alive_nodes(address: str, env: dict) -> int:
-    probe = ("import ray; ray.init(address=%r, log_to_driver=False, configure_logging=False); "
-             "print(sum(1 for n in ray.nodes() if n['Alive']))" % address)
+    probe = (f"import ray; ray.init(address={address!r}, log_to_driver=False, configure_logging=False); "
+             "print(sum(1 for n in ray.nodes() if n['Alive']))")
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     return int(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else 0
 

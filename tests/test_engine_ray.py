@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import report_optimiser_config
 
 from fmnist_core.constants import PROJECT_DIR
 from fmnist_core.engine import CancelNotAllowedError, Engine, EngineSettings, JobStatus
 from fmnist_core.runs import RunStore
-
-from conftest import report_optimiser_config
 
 pytestmark = pytest.mark.slow
 

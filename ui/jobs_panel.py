@@ -81,8 +81,8 @@ def _progress_text(job: Job) -> str:
 def _curves_so_far(job: Job) -> None:
     """The running job's curves: completed epochs from its run folder, and the running batch loss and
     accuracy (a point every few seconds, from the first batches on) from the worker's state file."""
-    from fmnist_core.charts import training_curves  # noqa: PLC0415
-    from fmnist_core.runs import RunStore  # noqa: PLC0415
+    from fmnist_core.charts import training_curves
+    from fmnist_core.runs import RunStore
 
     history: dict[str, list[float]] = {}
     if job.state.epoch > 1:  # a completed epoch is in the run's history

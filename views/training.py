@@ -46,7 +46,8 @@ with guarded():
     preset_picker()
     st.page_link(PAGE_PATHS["builder"], label="Build your own network, layer by layer", icon=":material/account_tree:")
     arch_choices = architecture_choices(st.session_state)
-    settings_form(choice_overrides={"architecture": (list(arch_choices), lambda name: choice_label(arch_choices, name))})
+    arch_labels = (list(arch_choices), lambda name: choice_label(arch_choices, name))
+    settings_form(choice_overrides={"architecture": arch_labels})
 
     training_data_notice()  # ui.loaders: says before Start that training needs the data, when it is missing
     if st.button("Start training", type="primary", icon=":material/play_arrow:",

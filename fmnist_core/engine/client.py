@@ -146,7 +146,7 @@ class Engine:
             env["FMNIST_RAY_ADDRESS"] = self.settings.address
         log = open(self.book.root / ENGINE_LOG, "ab")  # noqa: SIM115 - handed to the child
         try:
-            subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            subprocess.Popen(  # our own module, fixed arguments
                 [sys.executable, "-m", "fmnist_core.engine.daemon", str(self.settings.runs_root)],
                 cwd=str(PROJECT_DIR), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True,  # outlives the web server; its own process group
@@ -215,7 +215,7 @@ class Engine:
         self.book.request_cancel(job_id, requester)
         if job.status == JobStatus.QUEUED and not self._lock_held():
             # No engine to see the request: cancelling a queued job needs nobody else.
-            from dataclasses import replace  # noqa: PLC0415
+            from dataclasses import replace
 
             self.book.write_state(job_id, replace(job.state, status=JobStatus.CANCELLED, finished_at=time.time()))
         return self.get(job_id)
@@ -233,8 +233,8 @@ class Engine:
             time.sleep(poll_s)
 
     def wait(self, job_id: str, timeout: float = 600.0) -> Job:
-        job = None
-        for job in self.follow(job_id, poll_s=0.25, timeout=timeout):
+        last = None
+        for last in self.follow(job_id, poll_s=0.25, timeout=timeout):  # noqa: B007 - the last one is the answer
             pass
-        assert job is not None
-        return job
+        assert last is not None
+        return last

@@ -31,9 +31,9 @@ LOGGER = logging.getLogger("fmnist_engine")
 
 def _train_task(runs_root: str, job_id: str) -> str:
     """The Ray task body: import lazily so the engine process never loads TensorFlow."""
-    import ray  # noqa: PLC0415
+    import ray
 
-    from .worker import run_job  # noqa: PLC0415
+    from .worker import run_job
 
     return run_job(runs_root, job_id, node_id=ray.get_runtime_context().get_node_id())
 
@@ -42,7 +42,7 @@ class Scheduler:
     """Starts queued jobs in order as slots free up and records what became of each worker."""
 
     def __init__(self, settings: EngineSettings, book: JobBook) -> None:
-        import ray  # noqa: PLC0415
+        import ray
 
         self.ray = ray
         self.settings = settings
@@ -112,7 +112,7 @@ def _start_ray(settings: EngineSettings) -> str:
         # (read when ray is first imported, hence before the import). address="local": a fresh private
         # instance even when some other Ray cluster runs on this machine.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    import ray  # noqa: PLC0415
+    import ray
 
     if settings.local:
         ray.init(address="local", num_cpus=settings.cpus or os.cpu_count() or 1, include_dashboard=False,
@@ -157,7 +157,7 @@ def serve(runs_root: Path) -> int:
                                                       "running": sorted(scheduler.running)})
             time.sleep(POLL_S)
     finally:
-        import ray  # noqa: PLC0415
+        import ray
 
         ray.shutdown()
         for job_id in scheduler.running:

@@ -61,7 +61,7 @@ class ProgressWriter:
                 self.book.write_state(self.job_id, self.state)
 
     def __call__(self, event) -> None:
-        from ..training import BatchProgress, EpochEnd, TrainingFinished, TrainingStarted  # noqa: PLC0415
+        from ..training import BatchProgress, EpochEnd, TrainingFinished, TrainingStarted
 
         if isinstance(event, TrainingStarted):
             self.update(True, run_id=event.run_id, total_epochs=event.epochs, steps_per_epoch=event.steps_per_epoch,
@@ -88,9 +88,9 @@ def _watch_cancel(book: JobBook, job_id: str, stop: threading.Event, done: threa
 
 def run_job(runs_root: str, job_id: str, node_id: str | None = None) -> str:
     """Train the job's config (or resume its run) in this process; returns the final job status."""
-    from ..config import TrainConfig  # noqa: PLC0415
-    from ..runs import RunStore  # noqa: PLC0415
-    from ..training import resume, train  # noqa: PLC0415
+    from ..config import TrainConfig
+    from ..runs import RunStore
+    from ..training import resume, train
 
     book = JobBook(runs_root)
     sub = book.submission(job_id)
