@@ -69,6 +69,8 @@ PAGES = (
     PageSpec("Training", "Training", "training", ("New training run", "Start training", "Load a saved run")),
     PageSpec("Predictions", "Predictions", "predictions", ("Test accuracy", "Confusion matrix"), charts=1),
     PageSpec("Classify", "Classify", "classify", ("Draw", "Upload")),
+    PageSpec("Build a network", "Build a network", "builder", ("Start from", "Shapes and cost")),
+    PageSpec("Inside the model", "Inside the model", "inside_model", ("Layers", "Feature maps"), charts=2),
 )
 
 
@@ -156,6 +158,11 @@ CUT_OFF_JS = """() => [...document.querySelectorAll(
     + '[data-testid="stMain"] [data-testid="stCode"] pre')]
   .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)
   .map(e => e.textContent.trim().slice(0, 80))"""
+
+
+def page_spec(nav_label: str) -> PageSpec:
+    """The page with this sidebar label (not a position: pages get added)."""
+    return next(spec for spec in PAGES if spec.nav_label == nav_label)
 
 
 # ---------------------------------------------------------------- helpers
@@ -255,7 +262,7 @@ def test_every_page_opens_from_the_sidebar(app, page, shots):
 
 
 def test_home_shows_its_metrics_and_command_whole_and_a_local_tab_icon(app, page):
-    open_page(page, PAGES[0])
+    open_page(page, page_spec("Home"))
     page.get_by_text(app.run_id).first.wait_for()
     cut = page.evaluate(CUT_OFF_JS)
     assert cut == [], f"text cut off on Home: {cut}"
@@ -265,7 +272,7 @@ def test_home_shows_its_metrics_and_command_whole_and_a_local_tab_icon(app, page
 
 
 def test_the_draw_tab_gives_the_probability_chart_room(app, page):
-    open_page(page, PAGES[-1])
+    open_page(page, page_spec("Classify"))
     canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas').last  # fabric.js's top canvas
     canvas.wait_for()
     box = canvas.bounding_box()
@@ -285,7 +292,7 @@ def test_the_draw_tab_gives_the_probability_chart_room(app, page):
 
 
 def test_classify_an_uploaded_image(app, page, shots):
-    open_page(page, PAGES[-1])
+    open_page(page, page_spec("Classify"))
     page.get_by_role("tab", name="Upload").click()
     page.locator(FILE_INPUT).set_input_files(str(app.upload.path))
     page.wait_for_function(PREDICTION_IS_JS, arg=app.upload.expected_text, polling=100, timeout=TIMEOUT_MS)
@@ -304,7 +311,7 @@ def test_training_one_epoch_goes_through_the_engine_queue_and_adds_a_run(app, pa
     is listed with one point per series."""
     from fmnist_core.engine import Engine, EngineSettings
 
-    open_page(page, PAGES[3])
+    open_page(page, page_spec("Training"))
     page.get_by_role("heading", name=QUEUE_HEADING).wait_for()
     # The seed report's preset (its button is "Seed", or "Report" once renamed): its architecture has no
     # batch norm, so a 1-epoch run on a subset is sensible, and the screenshot shows a consistent form.
