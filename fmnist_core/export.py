@@ -8,6 +8,7 @@ runtime does not have), so the converted graph is always a float32 copy with the
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ from .litert_runtime import (
     LITERT_SHA_KEY,
     LITERT_SOURCE_KEY,
 )
-from .runs import sha256_file
+from .runs import atomic_write_bytes
 
 
 def _float32_config(node: Any) -> Any:
@@ -82,19 +83,8 @@ def export_litert(model, path: Path, representative: np.ndarray | None = None) -
     """Write the model's LiteRT file atomically (temporary file, fsync, rename) and return its SHA-256."""
     path = Path(path)
     data = convert_to_litert(model, representative)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tflite")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # readable like model.keras (mkstemp makes it private)
-        checksum = sha256_file(Path(tmp))
-        os.replace(tmp, path)
-        return checksum
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def export_run_litert(model, run_path: Path, model_sha256: str | None) -> dict[str, str]:

@@ -394,13 +394,6 @@ def _select_options(page, label: str) -> list[str]:
     return options
 
 
-def _choose(page, label: str, option: str) -> None:
-    box = _open_select(page, label)
-    page.get_by_role("option", name=option, exact=True).click()
-    settle(page)
-    assert box.get_by_role("combobox").input_value() == option
-
-
 def _fill_number(page, label: str, value: int) -> None:
     box = page.get_by_label(label, exact=True)
     box.fill(str(value))
