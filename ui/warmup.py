@@ -55,6 +55,19 @@ def _warm_data_pages(data) -> None:
     class_mean_images("train")
     image_grid(data.x_train[:2], ["", ""], cols=2)
     class_counts_figure(*class_counts_both())
+    _warm_augmentation_lab()
+
+
+def _warm_augmentation_lab() -> None:
+    """The Augmentation lab's first view (first class, first example, the seed report's settings, 8
+    versions, seed 0): its previews are cached, and the Keras augmentation layers are built and traced
+    once, which is most of that page's first-visit time."""
+    from fmnist_core.augmentation import SEED_REPORT_AUGMENTATION
+
+    from .loaders import augmented_previews, class_indices
+
+    first = int(class_indices("train", 0)[0])
+    augmented_previews("train", first, SEED_REPORT_AUGMENTATION.to_dict(), 8, 0)
 
 
 def _warm_up() -> None:
