@@ -407,7 +407,8 @@ def test_training_resume_continues_a_stopped_run(at, app_env, standin):
 
     open_page(at, "training")
     _quick_run_settings(at, epochs=2)
-    at.number_input(key="tr_train_limit").set_value(3000).run()  # 30 batches: time to stop inside epoch 2
+    # 120 batches an epoch: on a fast, quiet CPU epoch 2 still lasts long enough to be stopped inside it.
+    at.number_input(key="tr_train_limit").set_value(12000).run()
     _start(at)
     (job,) = _my_jobs(at)
     _wait_for(job.job_id, lambda j: j.state.epoch >= 2 or not j.status.active)  # epoch 1 is checkpointed

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.slow
 SHORT = report_optimiser_config(epochs=1, batch_size=32, train_limit=500, validation="holdout", seed=3)
 # 2,000 images in batches of 32: 63 batches an epoch, many epochs: certainly running when cancelled.
 LONG = report_optimiser_config(epochs=30, batch_size=32, train_limit=2000, validation="holdout", seed=4)
-# Three epochs of 32 batches: killed in the second, resumed to the third.
-KILLED = report_optimiser_config(epochs=3, batch_size=32, train_limit=1000, validation="holdout", seed=5)
+# Three epochs of 188 batches (a few seconds each even on a fast, quiet CPU, so the test sees the second
+# epoch running before it ends): killed in the second, resumed to the third.
+KILLED = report_optimiser_config(epochs=3, batch_size=32, train_limit=6000, validation="holdout", seed=5)
 TIMEOUT = 420.0
 
 
