@@ -76,7 +76,7 @@ def test_build_train_and_find_the_run_with_its_parameter_count(tmp_path, real_da
         if os.environ.get("CI"):
             pytest.fail(f"browser tests cannot run under CI: {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     runs = tmp_path / "runs"
     server = AppServer(runs, env={"FMNIST_PRETRAINED_DIR": "none", "FMNIST_DATA_DIR": str(real_data_folder)},
@@ -99,9 +99,11 @@ def test_build_train_and_find_the_run_with_its_parameter_count(tmp_path, real_da
             settle(page)
             fill(page, "Name", NAME)
             total = page.locator('[data-testid="stMetric"]').filter(has_text="Parameters")
-            shown = int(total.locator('[data-testid="stMetricValue"]').inner_text().replace(",", ""))
             # conv 8 (26x26), pool, conv 16 (11x11), pool -> 5x5x16 = 400 values, dense 128, output 10
-            assert shown == (8 * 9 + 8) + (16 * 9 * 8 + 16) + (400 * 128 + 128) + (128 * 10 + 10)
+            shown = (8 * 9 + 8) + (16 * 9 * 8 + 16) + (400 * 128 + 128) + (128 * 10 + 10)
+            # The table follows each edit after a rerun: wait for it to show the network's total (it fails
+            # after the timeout with the value it shows if it never does).
+            expect(total.locator('[data-testid="stMetricValue"]')).to_have_text(f"{shown:,}", timeout=TIMEOUT_MS)
             page.get_by_role("button", name="Train this network").click()
             page.get_by_role("heading", level=1).filter(has_text="Training").wait_for()
             settle(page)
