@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
+from apptest_checks import figure, no_errors
 from streamlit.testing.v1 import AppTest
 
 from ui.navigation import VIEWS_DIR
@@ -79,19 +80,6 @@ def open_page(app: AppTest, page: str) -> AppTest:
     app.switch_page(f"{VIEWS_DIR}/{page}.py").run()
     assert not app.exception, app.exception
     return app
-
-
-def no_errors(app: AppTest) -> None:
-    assert not app.exception, app.exception
-    assert not app.error, [e.value for e in app.error]
-
-
-def figure(app: AppTest, key: str) -> dict:
-    """The Plotly figure (as JSON) of the st.plotly_chart with this key."""
-    for chart in app.get("plotly_chart"):
-        if chart.key == key or chart.proto.id.endswith(key):
-            return json.loads(chart.proto.spec)
-    raise AssertionError(f"no chart {key!r}; found {[c.key for c in app.get('plotly_chart')]}")
 
 
 def grid_titles(fig: dict) -> list[tuple[str, str]]:

@@ -8,7 +8,6 @@ layer and channel, convolution channel and window position.
 from __future__ import annotations
 
 import io
-import json
 import shutil
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("streamlit")
+from apptest_checks import figure, no_errors
 from streamlit.testing.v1 import AppTest
 
 from ui.navigation import VIEWS_DIR
@@ -51,18 +51,6 @@ def open_page(app: AppTest, page: str) -> AppTest:
     app.switch_page(f"{VIEWS_DIR}/{page}.py").run()
     no_errors(app)
     return app
-
-
-def no_errors(app: AppTest) -> None:
-    assert not app.exception, app.exception
-    assert not app.error, [e.value for e in app.error]
-
-
-def figure(app: AppTest, key: str) -> dict:
-    for chart in app.get("plotly_chart"):
-        if chart.key == key or chart.proto.id.endswith(key):
-            return json.loads(chart.proto.spec)
-    raise AssertionError(f"no chart {key!r}; found {[c.key for c in app.get('plotly_chart')]}")
 
 
 def chart_keys(app: AppTest) -> list[str]:
