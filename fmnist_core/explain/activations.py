@@ -9,8 +9,6 @@ probabilities are the model's own (averaged over both views).
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 
 from ..constants import INPUT_SHAPE
 from .layers import LayerKind, classify_layer, unwrap_mirror
+from .per_model import PerModelCache
 
 # Element-wise layers that belong to the convolution (or dense layer) right before them.
 _FOLLOWERS = (LayerKind.NORM, LayerKind.ACTIVATION)
@@ -180,18 +179,12 @@ def _as_batch(image: np.ndarray) -> np.ndarray:
     return x
 
 
-_PROBES: weakref.WeakKeyDictionary[Any, ActivationProbe] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
+_PROBES: PerModelCache[ActivationProbe] = PerModelCache(ActivationProbe)
 
 
 def probe_for(model) -> ActivationProbe:
     """The model's probe, built on first use and kept as long as the model lives."""
-    with _LOCK:
-        probe = _PROBES.get(model)
-        if probe is None:
-            probe = ActivationProbe(model)
-            _PROBES[model] = probe
-        return probe
+    return _PROBES(model)
 
 
 def activations(model, image: np.ndarray) -> Activations:

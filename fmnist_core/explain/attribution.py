@@ -9,8 +9,6 @@ the gradient through both views and maps the mirror view's heat back onto the im
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -20,6 +18,7 @@ import numpy as np
 from ..constants import IMAGE_SIZE, INPUT_SHAPE
 from .activations import _as_batch, model_graph, stage_specs
 from .layers import LayerKind, unwrap_mirror
+from .per_model import PerModelCache
 
 EPS = 1e-7
 
@@ -237,18 +236,12 @@ def _occlusion_masks(patch: int, stride: int) -> np.ndarray:
     return masks
 
 
-_ATTRIBUTORS: weakref.WeakKeyDictionary[Any, Attributor] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
+_ATTRIBUTORS: PerModelCache[Attributor] = PerModelCache(Attributor)
 
 
 def attributor_for(model) -> Attributor:
     """The model's Attributor, built on first use and kept as long as the model lives."""
-    with _LOCK:
-        found = _ATTRIBUTORS.get(model)
-        if found is None:
-            found = Attributor(model)
-            _ATTRIBUTORS[model] = found
-        return found
+    return _ATTRIBUTORS(model)
 
 
 def explain(model, image: np.ndarray, method: Method | str, class_index: int | None = None) -> Explanation:
