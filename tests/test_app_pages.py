@@ -99,7 +99,11 @@ def values(data) -> np.ndarray:
 
 
 def grid_images(fig: dict) -> np.ndarray:
-    return np.array([values(trace["z"]) for trace in fig["data"] if trace["type"] == "image"], dtype=np.uint8)
+    """The images of an image_grid figure (JSON), cut from its one mosaic trace."""
+    meta = fig["layout"]["meta"]
+    mosaic = values(fig["data"][0]["z"])
+    height, width = meta["image_size"]
+    return np.array([mosaic[y : y + height, x : x + width] for x, y in meta["cells"]], dtype=np.uint8)
 
 
 def sidebar_text(app: AppTest) -> str:

@@ -45,16 +45,16 @@ def images(rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 256, size=(8, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
 
 
-def _gray(trace: go.Image) -> np.ndarray:
-    z = np.asarray(trace.z)
-    assert z.shape[-1] == 3
-    assert np.array_equal(z[..., 0], z[..., 1]) and np.array_equal(z[..., 0], z[..., 2])
-    return z[..., 0]
+def _cells(fig: go.Figure) -> list[np.ndarray]:
+    cells = charts.grid_cells(fig)
+    assert cells, "not an image_grid figure"
+    return [np.rint(c).astype(np.int64) for c in cells]
 
 
-def _axis(fig: go.Figure, trace: go.Image, letter: str):
-    ref = trace.xaxis if letter == "x" else trace.yaxis
-    return fig.layout[f"{letter}axis{ref[1:]}"]
+def _cell_boxes(fig: go.Figure) -> list[tuple[int, int, int, int]]:
+    """(left, top, right, bottom) of each image in mosaic pixels."""
+    height, width = fig.layout.meta["image_size"]
+    return [(x, y, x + width, y + height) for x, y in fig.layout.meta["cells"]]
 
 
 def _annotation_texts(fig: go.Figure) -> list[str]:
@@ -64,17 +64,28 @@ def _annotation_texts(fig: go.Figure) -> list[str]:
 # --------------------------------------------------------------------------- image_grid
 
 
-def test_image_grid_one_trace_per_image_with_the_input_pixels(images: np.ndarray) -> None:
+def test_image_grid_is_one_gray_mosaic_holding_the_input_pixels(images: np.ndarray) -> None:
     fig = image_grid(images, [f"img {i}" for i in range(8)], cols=3)
-    assert len(fig.data) == 8
-    for i, trace in enumerate(fig.data):
-        assert isinstance(trace, go.Image)
-        assert np.array_equal(_gray(trace), images[i])
+    assert len(fig.data) == 1 and isinstance(fig.data[0], go.Heatmap)
+    trace = fig.data[0]
+    assert (trace.zmin, trace.zmax, trace.showscale, trace.hoverongaps) == (0, 255, False, False)
+    assert [np.array_equal(c, images[i]) for i, c in enumerate(_cells(fig))] == [True] * 8
+    # Everything outside the images is a gap: empty, so drawn transparent and without hover.
+    z = np.asarray(trace.z, dtype=np.float64)
+    assert np.isnan(z).sum() == z.size - 8 * IMAGE_SIZE * IMAGE_SIZE
+
+
+def test_image_grid_hover_names_the_image_and_its_own_pixel(images: np.ndarray) -> None:
+    fig = image_grid(images, ["t"] * 8, cols=4)
+    custom = np.asarray(fig.data[0].customdata)
+    x0, y0, _, _ = _cell_boxes(fig)[5]
+    assert custom[y0 + 7, x0 + 3].tolist() == [5, 3, 7]  # image 5, x 3, y 7
+    assert "customdata[0]" in fig.data[0].hovertemplate
 
 
 def test_image_grid_accepts_channel_last_images(images: np.ndarray) -> None:
     fig = image_grid(images[..., np.newaxis], ["a"] * 8)
-    assert [np.array_equal(_gray(t), images[i]) for i, t in enumerate(fig.data)] == [True] * 8
+    assert [np.array_equal(c, images[i]) for i, c in enumerate(_cells(fig))] == [True] * 8
 
 
 def test_image_grid_titles_and_colours_follow_the_items(images: np.ndarray) -> None:
@@ -92,36 +103,41 @@ def test_image_grid_default_title_colour_is_the_text_colour(images: np.ndarray) 
 
 def test_image_grid_axes_are_hidden_square_and_upright(images: np.ndarray) -> None:
     fig = image_grid(images, ["x"] * 8, cols=4)
-    for trace in fig.data:
-        xa, ya = _axis(fig, trace, "x"), _axis(fig, trace, "y")
-        assert xa.visible is False and ya.visible is False
-        assert ya.scaleanchor == trace.xaxis
-        assert ya.autorange == "reversed"
-        for lo, hi in (xa.domain, ya.domain):
-            assert 0.0 <= lo < hi <= 1.0
+    xa, ya = fig.layout.xaxis, fig.layout.yaxis
+    assert xa.visible is False and ya.visible is False
+    assert ya.scaleanchor == "x" and ya.scaleratio == 1
+    assert ya.range[0] > ya.range[1]  # row 0 at the top
+    # The figure's size gives every image pixel the same number of screen pixels across and down.
+    height, width = np.asarray(fig.data[0].z).shape
+    px_x = (fig.layout.width - 8) / width
+    px_y = (fig.layout.height - 10) / height
+    assert px_x == pytest.approx(110 / IMAGE_SIZE, rel=0.02) and px_y == pytest.approx(px_x, rel=0.02)
 
 
 def test_image_grid_lays_out_rows_and_columns_in_reading_order(images: np.ndarray) -> None:
     fig = image_grid(images, ["x"] * 8, cols=3)  # 3 + 3 + 2
-    x_starts = [_axis(fig, t, "x").domain[0] for t in fig.data]
-    y_tops = [_axis(fig, t, "y").domain[1] for t in fig.data]
-    assert len(set(np.round(x_starts, 9))) == 3
-    assert len(set(np.round(y_tops, 9))) == 3
+    boxes = _cell_boxes(fig)
+    x_starts = [b[0] for b in boxes]
+    y_tops = [b[1] for b in boxes]
+    assert len(set(x_starts)) == 3 and len(set(y_tops)) == 3
     assert x_starts[0] < x_starts[1] < x_starts[2]
-    assert x_starts[3] == pytest.approx(x_starts[0])
-    assert y_tops[0] > y_tops[3] > y_tops[6]
-    assert y_tops[0] == pytest.approx(y_tops[2])
+    assert x_starts[3] == x_starts[0]
+    assert y_tops[0] < y_tops[3] < y_tops[6]  # mosaic rows grow downwards
+    assert y_tops[0] == y_tops[2]
+    # Each title sits just above its own image.
+    for (left, top, right, _), note in zip(boxes, fig.layout.annotations):
+        assert left <= note.x <= right and note.y == pytest.approx(top - 0.5)
 
 
 def test_image_grid_cells_do_not_overlap_even_with_long_titles(images: np.ndarray) -> None:
     long_title = "Pred: T-shirt/top (100%)<br>True: Ankle boot"
     fig = image_grid(images[:6], [long_title] * 6, cols=6, size_px=60)
-    starts = [_axis(fig, t, "x").domain for t in fig.data]
+    boxes = _cell_boxes(fig)
     # Columns are spaced by at least the estimated title width, not just the image width.
-    pitch_px = (starts[1][0] - starts[0][0]) * fig.layout.width
+    pitch_px = (boxes[1][0] - boxes[0][0]) * 60 / IMAGE_SIZE
     assert pitch_px >= len("Pred: T-shirt/top (100%)") * 11 * 0.6
-    for (_, hi_a), (lo_b, _) in zip(starts, starts[1:]):
-        assert hi_a < lo_b
+    for (_, _, right_a, _), (left_b, _, _, _) in zip(boxes, boxes[1:]):
+        assert right_a < left_b
 
 
 def test_image_grid_empty_input_says_so() -> None:
@@ -143,10 +159,10 @@ def test_image_grid_rejects_mismatched_titles_and_colours(images: np.ndarray) ->
 def test_image_grid_float_images_are_shown_on_the_0_255_scale() -> None:
     unit = np.full((2, 28, 28), 0.5, dtype=np.float32)
     unit[1] = 1.0
-    fig = image_grid(unit, ["a", "b"])
-    assert _gray(fig.data[0]).max() == 128 and _gray(fig.data[1]).min() == 255
+    cells = _cells(image_grid(unit, ["a", "b"]))
+    assert cells[0].max() == 128 and cells[1].min() == 255
     bytes_scale = np.full((1, 28, 28), 200.4)
-    assert _gray(image_grid(bytes_scale, ["c"]).data[0]).max() == 200
+    assert _cells(image_grid(bytes_scale, ["c"]))[0].max() == 200
 
 
 def test_image_grid_uses_the_shared_look(images: np.ndarray) -> None:
@@ -164,7 +180,7 @@ def test_prediction_grid_titles_and_colours_mark_errors_red(images: np.ndarray) 
     y_pred = [4, 4, 0]
     conf = [0.87, 0.5, 0.999]
     fig = prediction_grid(images[:3], y_true, y_pred, conf)
-    assert len(fig.data) == 3
+    assert len(_cells(fig)) == 3
     assert _annotation_texts(fig) == [
         "Pred: Coat (87%)<br>True: Shirt",
         "Pred: Coat (50%)<br>True: Coat",
@@ -173,7 +189,7 @@ def test_prediction_grid_titles_and_colours_mark_errors_red(images: np.ndarray) 
     colors = [a.font.color for a in fig.layout.annotations]
     assert colors == [WRONG_COLOR, CORRECT_COLOR, CORRECT_COLOR]
     assert WRONG_COLOR == "#d62728"
-    assert np.array_equal(_gray(fig.data[0]), images[0])
+    assert np.array_equal(_cells(fig)[0], images[0])
 
 
 def test_prediction_grid_never_rounds_up_to_a_false_100_percent(images: np.ndarray) -> None:
@@ -408,24 +424,27 @@ def test_mean_images_figure_ten_titled_cells_in_two_rows(rng: np.random.Generato
     means = rng.random((NUM_CLASSES, 28, 28)) * 255
     means[0] = 0.6  # a faint class must not be mistaken for a 0..1 image
     fig = mean_images_figure(means)
-    assert len(fig.data) == NUM_CLASSES
+    cells = _cells(fig)
+    assert len(cells) == NUM_CLASSES
     assert _annotation_texts(fig) == list(CLASS_NAMES)
-    assert len({round(_axis(fig, t, "y").domain[1], 9) for t in fig.data}) == 2
-    assert len({round(_axis(fig, t, "x").domain[0], 9) for t in fig.data}) == 5
-    assert np.array_equal(_gray(fig.data[3]), np.rint(means[3]).astype(np.uint8))
-    assert _gray(fig.data[0]).max() == 1
+    boxes = _cell_boxes(fig)
+    assert len({b[1] for b in boxes}) == 2
+    assert len({b[0] for b in boxes}) == 5
+    assert np.array_equal(cells[3], np.rint(means[3]).astype(np.uint8))
+    assert cells[0].max() == 1
 
 
 def test_augmentation_figure_original_first_then_numbered(rng: np.random.Generator) -> None:
     original = rng.integers(0, 256, size=(28, 28, 1), dtype=np.uint8)
     augmented = rng.random((5, 28, 28, 1)).astype(np.float32)  # Keras-style 0..1 output
     fig = augmentation_figure(original, augmented, cols=3)
-    assert len(fig.data) == 6
+    cells = _cells(fig)
+    assert len(cells) == 6
     assert _annotation_texts(fig) == ["Original", "#1", "#2", "#3", "#4", "#5"]
-    assert np.array_equal(_gray(fig.data[0]), original[..., 0])
+    assert np.array_equal(cells[0], original[..., 0])
     expected = np.clip(np.rint(augmented[2, ..., 0].astype(float) * 255), 0, 255).astype(np.uint8)
-    assert np.array_equal(_gray(fig.data[3]), expected)
-    assert len({round(_axis(fig, t, "x").domain[0], 9) for t in fig.data}) == 3
+    assert np.array_equal(cells[3], expected)
+    assert len({b[0] for b in _cell_boxes(fig)}) == 3
 
 
 def test_augmentation_figure_without_augmented_images_shows_the_original(rng: np.random.Generator) -> None:

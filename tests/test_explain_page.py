@@ -138,7 +138,7 @@ def test_page_with_every_control(at, page_runs, real_dataset):
     at.number_input(key="im_top_channel").set_value(5).run()
     no_errors(at)
     grid = figure(at, "im_top_grid")
-    assert len([t for t in grid["data"] if t["type"] == "image"]) == 9
+    assert len(grid["layout"]["meta"]["cells"]) == 9
     assert (runs / run_id / "explain_top_images.npz").is_file(), "cached with the run"
 
     # image sources: another test image, a training image
