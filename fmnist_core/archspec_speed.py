@@ -14,9 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .constants import TRAIN_SIZE, VALIDATION_SIZE
+from .constants import TEST_SIZE, TRAIN_SIZE, VALIDATION_SIZE
 
 BACKWARD_FACTOR = 3.0
+# Engine start, TensorFlow's import and graph tracing before the first batch: about this long on the
+# 2-core machines measured (benchmarks/RESULTS.md, submit to first batch and the first epoch's extra).
+START_UP_SECONDS = 15.0
+# How far off the estimate may be: runs of the same network on this machine predict its epochs well;
+# another network's rate is only a rough guide (small layers are memory-bound, large ones are not).
+SAME_NETWORK_SPREAD = 1.25
+OTHER_NETWORK_SPREAD = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,17 +51,74 @@ def run_throughput(meta: dict[str, Any], history: dict[str, list[float]]) -> flo
 
 
 def throughput_from_runs(runs: Iterable[tuple[dict[str, Any], dict[str, list[float]]]],
-                         host: str | None = None) -> Throughput | None:
-    """The median throughput of the runs trained on this host (None when there are none)."""
+                         host: str | None = None, architecture: str | None = None) -> Throughput | None:
+    """The median throughput of the runs trained on this host (None when there are none).
+
+    With ``architecture``, only runs of that network count: the figure then predicts that network's
+    epochs closely, instead of within a factor of about two.
+    """
     host = host or socket.gethostname()
     rates = [rate for meta, history in runs if meta.get("host") == host
+             and (architecture is None or (meta.get("config") or {}).get("architecture") == architecture)
              for rate in [run_throughput(meta, history)] if rate]
     if not rates:
         return None
     runs_text = f"{len(rates)} run{'s' * (len(rates) > 1)}"
-    return Throughput(statistics.median(rates), f"measured from {runs_text} on this machine")
+    network = f" of {architecture}" if architecture else ""
+    return Throughput(statistics.median(rates), f"measured from {runs_text}{network} on this machine")
 
 
 def epoch_seconds(multiply_adds: int, images: int, throughput: Throughput) -> float:
     """Rough training seconds for one epoch of `images` images."""
     return BACKWARD_FACTOR * multiply_adds * images / max(throughput.macs_per_second, 1.0)
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """How long a whole training run should take on this machine, with a plausible range."""
+
+    seconds: float
+    low_seconds: float
+    high_seconds: float
+    epochs: int
+    images_per_epoch: int
+    basis: str
+
+
+def validation_images(config: dict[str, Any]) -> int:
+    """How many images each epoch's validation pass predicts."""
+    return TEST_SIZE if config.get("validation") == "test" else VALIDATION_SIZE
+
+
+def estimate_run(config: dict[str, Any], multiply_adds: int, throughput: Throughput, *,
+                 same_network: bool) -> RunEstimate:
+    """Start-up, plus every epoch's training (3x the forward work) and validation pass (forward only)."""
+    epochs = int(config.get("epochs") or 1)
+    images = training_images(config)
+    per_epoch = epoch_seconds(multiply_adds, images, throughput)
+    per_epoch += multiply_adds * validation_images(config) / max(throughput.macs_per_second, 1.0)
+    seconds = START_UP_SECONDS + epochs * per_epoch
+    spread = SAME_NETWORK_SPREAD if same_network else OTHER_NETWORK_SPREAD
+    return RunEstimate(seconds, START_UP_SECONDS + epochs * per_epoch / spread,
+                       START_UP_SECONDS + epochs * per_epoch * spread, epochs, images, throughput.source)
+
+
+def estimate_from_runs(config: dict[str, Any], multiply_adds: int,
+                       runs: Iterable[tuple[dict[str, Any], dict[str, list[float]]]],
+                       host: str | None = None, measured: Throughput | None = None) -> RunEstimate | None:
+    """The run's time on this machine, from the best evidence there is.
+
+    In order: this machine's runs of the same network; `measured` (a few steps of this very network
+    timed here); any runs on this machine (a wider range); else None (the page offers to measure).
+    """
+    runs = list(runs)
+    architecture = config.get("architecture")
+    same = throughput_from_runs(runs, host, architecture) if architecture else None
+    if same is not None:
+        return estimate_run(config, multiply_adds, same, same_network=True)
+    if measured is not None:
+        return estimate_run(config, multiply_adds, measured, same_network=True)
+    rate = throughput_from_runs(runs, host)
+    if rate is None:
+        return None
+    return estimate_run(config, multiply_adds, rate, same_network=False)

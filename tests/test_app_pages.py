@@ -277,6 +277,26 @@ def test_training_presets_fill_the_form(at):
     assert at.slider(key="aug_erasing").value == best.augmentation.erasing > 0
 
 
+def _estimate_caption(app: AppTest) -> str:
+    return next((c.value for c in app.caption if "on this machine" in c.value and "About" in c.value), "")
+
+
+def test_training_shows_the_run_time_estimated_on_this_machine_before_start(at):
+    """#17 item 5: the estimate follows the settings and says what it is measured from."""
+    from fmnist_core.config import PRESETS
+
+    open_page(at, "training")
+    # The fixture's only run is a seed_cnn trained here: for another network it is the rough guide.
+    first = _estimate_caption(at)
+    assert f"{PRESETS['default'].epochs} epochs of 55,000 images" in first and "1 run on this machine" in first
+    at.segmented_control(key="tr_preset").set_value("seed").run()
+    no_errors(at)
+    seed = _estimate_caption(at)
+    assert "50 epochs of 60,000 images" in seed and "of seed_cnn" in seed  # the same network's own speed
+    at.number_input(key="tr_epochs").set_value(5).run()
+    assert "5 epochs of 60,000 images" in _estimate_caption(at)
+
+
 @pytest.fixture()
 def standin(app_env, monkeypatch):
     """The engine process replaced by tests/standin_engine.py (no Ray start per test; each job still

@@ -316,6 +316,32 @@ def test_throughput_from_runs_on_this_host_and_epoch_time():
     assert epoch_seconds(2_000_000, 10_000, Throughput(3e10, "x")) == pytest.approx(2.0)
 
 
+def test_run_estimate_prefers_the_same_network_and_counts_every_epoch_and_validation():
+    from fmnist_core.archspec_speed import START_UP_SECONDS, Throughput, estimate_from_runs
+
+    def run(arch: str, seconds: float):
+        config = {"architecture": arch, "validation": "holdout", "train_limit": 10_000}
+        return {"host": "here", "model": {"multiply_adds": 1_000_000}, "config": config}, {"train_seconds": [seconds]}
+
+    runs = [run("small", 1.0), run("other", 10.0)]  # 3e10 and 3e9 training multiply-adds a second
+    config = {"architecture": "small", "epochs": 4, "validation": "holdout", "train_limit": 20_000}
+    est = estimate_from_runs(config, 2_000_000, runs, host="here")
+    # Per epoch: training 3 * 2e6 * 2e4 / 3e10 = 4 s, validation 2e6 * 5,000 / 3e10 = 1/3 s.
+    assert est.seconds == pytest.approx(START_UP_SECONDS + 4 * (4 + 1 / 3))
+    assert est.low_seconds < est.seconds < est.high_seconds and "of small" in est.basis
+    assert (est.epochs, est.images_per_epoch) == (4, 20_000)
+    # No run of this network here: the median of all runs here, with the wider range.
+    other = estimate_from_runs({**config, "architecture": "new"}, 2_000_000, runs, host="here")
+    assert other.high_seconds / other.seconds > est.high_seconds / est.seconds
+    # Nothing trained here: the measured figure, or nothing at all (the page then offers to measure).
+    assert estimate_from_runs(config, 2_000_000, [], host="here") is None
+    measured = estimate_from_runs(config, 2_000_000, [], host="here", measured=Throughput(3e10, "timed now"))
+    assert measured.seconds == pytest.approx(est.seconds) and measured.basis == "timed now"
+    # Validating on the test set predicts 10,000 images each epoch instead of 5,000.
+    on_test = estimate_from_runs({**config, "validation": "test"}, 2_000_000, runs, host="here")
+    assert on_test.seconds == pytest.approx(est.seconds + 4 * 1 / 3)
+
+
 def test_measured_throughput_is_positive_and_finite():
     from fmnist_core.archspec_build import measure_throughput
 

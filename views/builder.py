@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist_core.archspec import LAYER_TYPES, MAX_LAYERS, MAX_SPEC_BYTES, ArchitectureSpec, format_shape, layer_table
-from fmnist_core.archspec_speed import Throughput, epoch_seconds, throughput_from_runs
+from fmnist_core.archspec_speed import epoch_seconds, throughput_from_runs
 from fmnist_core.archspec_store import run_architecture_spec
 from fmnist_core.constants import TRAIN_SIZE, VALIDATION_SIZE
 from fmnist_core.errors import FmnistError
@@ -16,6 +16,7 @@ from ui.architecture_choice import architecture_choices, hand_over, library
 from ui.layout import format_count, format_duration, friendly_error, guarded, page_header, show_error
 from ui.navigation import PAGE_PATHS
 from ui.state import run_store
+from ui.time_estimate import measured_throughput, runs_figures, spec_key
 
 page_header(
     "builder",
@@ -70,20 +71,6 @@ def _save(spec) -> None:
         state.pop(ERROR_KEY, None)
         state["flash"] = (f"Saved **{spec.name}**: it is now in the architecture list here and on the Training "
                           "page.")
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def _runs_throughput(run_ids: tuple[str, ...]) -> Throughput | None:
-    store = run_store()
-    return throughput_from_runs((run.meta, run.history()) for run in store.list_runs() if run.run_id in run_ids)
-
-
-@st.cache_resource(show_spinner="Timing a few training steps on this machine…")
-def _measured_throughput() -> Throughput:
-    from fmnist_core.archspec_build import measure_throughput  # TensorFlow only on request
-
-    rate = measure_throughput(ARCHITECTURES["fast_cnn"].spec)
-    return Throughput(rate, "measured just now with a few training steps of fast_cnn")
 
 
 if bs.LAYERS_KEY not in state:
@@ -198,7 +185,7 @@ with guarded():
         m1.metric("Parameters", f"{table.parameters:,}")
         m2.metric("Multiply-adds / image", format_count(table.multiply_adds))
         ids = tuple(run.run_id for run in run_store().list_runs())
-        throughput = _runs_throughput(ids) or state.get(THROUGHPUT_KEY)
+        throughput = throughput_from_runs(runs_figures(ids)) or state.get(THROUGHPUT_KEY)
         if throughput is not None:
             m3.metric("Rough time per epoch", format_duration(epoch_seconds(table.multiply_adds, EPOCH_IMAGES,
                                                                             throughput)))
@@ -207,7 +194,7 @@ with guarded():
                        "their multiply-adds suggest, so read it as within a factor of two.")
         elif m3.button("Estimate the time per epoch", icon=":material/timer:", key="bd_measure",
                        help="Times a few training steps on this machine once (about 10 seconds)."):
-            state[THROUGHPUT_KEY] = _measured_throughput()
+            state[THROUGHPUT_KEY] = measured_throughput(spec_key(ARCHITECTURES["fast_cnn"].spec))
             st.rerun()
 
 # ---------------------------------------------------------------- save, share, train

@@ -18,6 +18,7 @@ from ui.layout import empty_state, format_duration, format_percent, guarded, pag
 from ui.loaders import history, training_data_notice
 from ui.navigation import PAGE_PATHS
 from ui.state import ACTIVE_RUN_KEY, compare_selection, run_store, set_active_run, usable
+from ui.time_estimate import run_time_estimate
 from ui.training_form import config_from_state, init_state, preset_picker, settings_form
 
 page_header(
@@ -50,6 +51,12 @@ with guarded():
     settings_form(choice_overrides={"architecture": arch_labels})
 
     training_data_notice()  # ui.loaders: says before Start that training needs the data, when it is missing
+    try:
+        planned = config_from_state(state)
+    except FmnistError:
+        planned = None  # the form shows what is wrong; Start reports it again
+    if planned is not None and planned.architecture in arch_choices:
+        run_time_estimate(planned, planned.architecture_spec or arch_choices[planned.architecture].spec)
     if st.button("Start training", type="primary", icon=":material/play_arrow:",
                  help="Queues the job; it starts when the engine has room (one at a time by default)."):
         try:
