@@ -59,6 +59,9 @@ OWN_ROWS_JS = """() => [...document.querySelectorAll('[data-testid="stMarkdownCo
 CAPTION_JS = """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
   .map(e => e.textContent.replace(/\\s+/g, ' ').trim()).find(t => t.startsWith('You are ')) || null"""
 POLL_S = 0.25
+#: Sessions opening the Training page at once while the run is prepared (only Start is pressed together):
+#: ten first visits at once on 2 loaded cores took over a minute each.
+PREPARE_AT_ONCE = 2
 
 
 @dataclass
@@ -111,8 +114,8 @@ class QueueLoadResult:
             "wait_median_s": statistics.median(waits) if waits else None,
             "wait_max_s": max(waits) if waits else None,
             "waits_s": waits,
-            "started_in_order": len(started) == len(jobs) and started == sorted(started),
-            "finished_in_order": len(finished) == len(jobs) and finished == sorted(finished),
+            "started_in_order": bool(jobs) and len(started) == len(jobs) and started == sorted(started),
+            "finished_in_order": bool(jobs) and len(finished) == len(jobs) and finished == sorted(finished),
             "train_s_median": statistics.median([j["finished_at"] - j["started_at"] for j in jobs
                                                  if j.get("finished_at") and j.get("started_at")] or [0.0]),
         }
@@ -190,12 +193,17 @@ async def drive_sessions(url: str, *, sessions: int, train_images: int, timeout_
         browser = await playwright.chromium.launch(**launch_kwargs())
         try:
             contexts = [await browser.new_context(viewport=VIEWPORT) for _ in range(sessions)]
-            pages = await asyncio.gather(*(prepare_session(c, url, train_images, timeout_ms) for c in contexts),
-                                         return_exceptions=True)
+            gate = asyncio.Semaphore(PREPARE_AT_ONCE)
+
+            async def prepare(context):
+                async with gate:
+                    return await prepare_session(context, url, train_images, timeout_ms)
+
+            pages = await asyncio.gather(*(prepare(c) for c in contexts), return_exceptions=True)
             setup = time.monotonic() - started
             broken = [(i, p) for i, p in enumerate(pages) if isinstance(p, BaseException)]
             for i, exc in broken:
-                errors.append(f"session {i}: could not prepare the Training page: {type(exc).__name__}: {exc}"[:400])
+                errors.append(f"session {i}: could not prepare the Training page: {_first_line(exc)}")
             if broken:
                 return views, errors, setup
             go = asyncio.Event()
@@ -204,16 +212,21 @@ async def drive_sessions(url: str, *, sessions: int, train_images: int, timeout_
             go.set()
             for i, outcome in enumerate(await asyncio.gather(*tasks, return_exceptions=True)):
                 if isinstance(outcome, BaseException):
-                    views[i].error = f"{type(outcome).__name__}: {outcome}"[:400]
+                    views[i].error = _first_line(outcome)
                     errors.append(f"session {i}: {views[i].error}")
         finally:
             await browser.close()
     return views, errors, setup
 
 
+def _first_line(exc: BaseException) -> str:
+    """The exception in one line (Playwright appends a multi-line call log)."""
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:400]
+
+
 # ---------------------------------------------------------------- the whole run
 def run_queue_load(*, sessions: int = 10, train_images: int = 500, warm_engine: bool = False,
-                   work_dir: str | Path | None = None, timeout_s: float = 60.0,
+                   work_dir: str | Path | None = None, timeout_s: float = 120.0,
                    job_timeout_s: float = 900.0) -> QueueLoadResult:
     """Start the app with a fresh runs folder and its own engine, run the sessions, stop both."""
     from fmnist_core.engine import Engine, EngineSettings
