@@ -111,6 +111,12 @@ class QueueLoadResult:
             "errors": len(self.errors),
             "total_s": (max(finished) - min(clicks)) if finished and clicks else None,
             "submit_spread_s": (max(clicks) - min(clicks)) if clicks else None,
+            # When the submissions reached the queue (the server runs each session's Start in turn).
+            "queued_spread_s": ((max(j["created_ns"] for j in jobs) - min(j["created_ns"] for j in jobs)) / 1e9
+                                if jobs else None),
+            "saw_own_job_end": sum(1 for v in self.views if v.saw_training and v.finished_status == "completed"),
+            "note_position_is_rank": sum(1 for rank, job in enumerate(jobs, 1)
+                                         if (v := self.view_of(job["job_id"])) and v.submitted_position == rank),
             "wait_median_s": statistics.median(waits) if waits else None,
             "wait_max_s": max(waits) if waits else None,
             "waits_s": waits,
@@ -310,7 +316,11 @@ def markdown(result: QueueLoadResult, command: str, load_before: str) -> str:
         ("Command", f"`{command}`"),
         ("Machine", f"{machine.cpu_line()}; load average {load_before} before, {machine.load_line()} after"),
         ("Sessions", f"{s['sessions']} browser sessions (Chromium contexts), each submitting one job from the Training "
-                     f"page (seed preset, 1 epoch, {result.train_images:,} images) within {_s(s['submit_spread_s'])}"),
+                     f"page (seed preset, 1 epoch, {result.train_images:,} images): Start pressed within "
+                     f"{_s(s['submit_spread_s'])}, the jobs queued within {_s(s['queued_spread_s'])}"),
+        ("What each session saw", f"its note named its own job at its place in submission order: "
+                                  f"{s['note_position_is_rank']} of {s['sessions']}; its own row training, then "
+                                  f"completed: {s['saw_own_job_end']} of {s['sessions']}"),
         ("Engine", ("started before the sessions" if result.warm_engine else "cold: started by the first submission")
          + ("" if result.ray_start_seconds is None else f" (Ray start {result.ray_start_seconds:.1f} s)")),
         ("Jobs completed", f"{s['completed']} of {s['jobs']}"),

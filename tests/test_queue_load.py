@@ -32,6 +32,8 @@ def test_waits_total_and_order_of_a_queue_that_ran_in_order():
     assert abs(s["total_s"] - 50.2) < 1e-6  # first Start (0.2 s before the first submission) to the last finish
     assert s["started_in_order"] and s["finished_in_order"]
     assert s["train_s_median"] == 9.0
+    assert abs(s["queued_spread_s"] - 1.0) < 1e-6
+    assert s["note_position_is_rank"] == 3 and s["saw_own_job_end"] == 3
     text = markdown(result, "python -m benchmarks --jobs", "1.00 / 1.00 / 1.00 (1 / 5 / 15 min)")
     assert "| Jobs completed | 3 of 3 |" in text and "median 30.5 s, max 40.0 s" in text
     assert "load average 1.00 / 1.00 / 1.00" in text
@@ -42,5 +44,5 @@ def test_out_of_order_and_unfinished_jobs_are_reported():
     result = _result([_job("a", T0, T0 + 20, T0 + 60), _job("b", T0 + 0.5, T0 + 10, T0 + 30),
                       _job("c", T0 + 1.0, None, None, status="failed")])
     s = result.summary()
-    assert s["completed"] == 2
+    assert s["completed"] == 2 and s["saw_own_job_end"] == 2
     assert not s["started_in_order"] and not s["finished_in_order"]
