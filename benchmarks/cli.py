@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-inference", action="store_true", help="no inference timing")
     parser.add_argument("--skip-app", action="store_true", help="no app (streamlit + browser) timing")
     parser.add_argument("--skip-explain", action="store_true", help="no explain-engine timing / deletion check (#13)")
+    parser.add_argument("--jobs", action="store_true",
+                        help="issue #16's engine figures (not in --quick; 15-30 minutes on 2 cores): Submit to first "
+                        "batch cold and warm, a 3-job queue, page switches and classifications idle and while a job "
+                        "trains, and a load run of --jobs-sessions browser sessions each submitting one job; add "
+                        "--skip-training --skip-inference --skip-explain --skip-app for these alone")
+    parser.add_argument("--jobs-sessions", type=int, default=10, metavar="N",
+                        help="browser sessions in --jobs' load run, one small job each (default 10)")
     parser.add_argument("--app", type=Path, default=PROJECT_DIR / "app.py",
                         help="the Streamlit entry point (default: app.py)")
     parser.add_argument("--no-record", action="store_true", help="do not append the results to RESULTS.md")
@@ -134,14 +141,40 @@ def run(args: argparse.Namespace, command: str) -> int:
 
         section("app", app)
 
+    job_sections: list[str] = []
+    if args.jobs:
+        section("jobs", lambda: run_jobs(command, args.jobs_sessions, job_sections))
+
     report.total_seconds = time.perf_counter() - started
     if args.skip_training:
         report.notes.append("training skipped (--skip-training)")
     print(render_text(report), flush=True)
     if not args.no_record:
-        append_results(args.results, render_markdown(report))
+        only_jobs = args.jobs and args.skip_training and args.skip_inference and args.skip_explain and args.skip_app
+        for text in ([] if only_jobs else [render_markdown(report)]) + job_sections:
+            append_results(args.results, text)
         log(f"appended to {args.results}")
     return 1 if errors else 0
+
+
+def run_jobs(command: str, sessions: int, sections: list[str]) -> None:
+    """Issue #16 item 8: benchmarks.jobs_bench (with the web latencies) and benchmarks.queue_load, each
+    recorded as its own section with the load average before and after; raises when a job or page failed."""
+    from . import jobs_bench, queue_load
+    from .machine import collect
+
+    before = collect().load_line()
+    result = jobs_bench.run(3, web=True)
+    sections.append(jobs_bench.markdown(result, command, before))
+    log(sections[-1])
+    before = collect().load_line()
+    load = queue_load.run_queue_load(sessions=sessions)
+    sections.append(queue_load.markdown(load, command, before))
+    log(queue_load.report(load))
+    web = result["web"]
+    problems = result["queue"]["errors"] + len(web["idle"]["errors"]) + len(web["busy"]["errors"]) + len(load.errors)
+    if problems:
+        raise RuntimeError(f"{problems} job or page errors (see the recorded sections)")
 
 
 def measure_peaks(report, *, quick: bool) -> None:
