@@ -76,7 +76,8 @@ def fake_sweep(tmp_path, monkeypatch):
     return engine, job.job_id
 
 
-def fake_run(root: Path, run_id: str, status: str, accuracy: float, sweep_id: str, index: int, hyperparameters: dict) -> None:
+def fake_run(root: Path, run_id: str, status: str, accuracy: float, sweep_id: str, index: int,
+             hyperparameters: dict) -> None:
     """A saved run as the app lists it (a model file with its recorded checksum; never loaded here)."""
     from fmnist_core.runs import MODEL_FILE, RunInfo, RunStore, sha256_file
 

@@ -39,7 +39,8 @@ def tune_resources(job_options: dict[str, Any]) -> dict[str, float]:
 
 def trial_folder_name(trial: Any) -> str:
     """Tune's folder of a trial: `trial-<n>` rather than every hyperparameter in the name."""
-    return f"trial-{trial.config['trial']['index'] + 1}"
+    index = trial.config["trial"]["index"]
+    return "barrier" if index < 0 else f"trial-{index + 1}"
 
 
 def run_sweep_job(runs_root: str, job_id: str, job_options: dict[str, Any], concurrency: int,
@@ -51,7 +52,7 @@ def run_sweep_job(runs_root: str, job_id: str, job_options: dict[str, Any], conc
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from .sweep_trial import CancelStopper, SweepTrial
+    from .sweep_trial import BARRIER_INDEX, CancelStopper, SweepTrial
 
     jobs, sweeps = JobBook(runs_root), SweepBook(runs_root)
     sub = jobs.submission(job_id)
@@ -65,14 +66,15 @@ def run_sweep_job(runs_root: str, job_id: str, job_options: dict[str, Any], conc
         scheduler = ASHAScheduler(time_attr="training_iteration", max_t=spec.max_epochs,
                                   grace_period=ASHA_GRACE_PERIOD, reduction_factor=ASHA_REDUCTION_FACTOR)
     planned = [{"index": index, **trial} for index, trial in enumerate(spec.trials)]
+    planned.append({"index": BARRIER_INDEX})  # see sweep_trial.BARRIER_INDEX
     tuner = tune.Tuner(
         tune.with_resources(SweepTrial, tune_resources(job_options)),
         param_space={"trial": tune.grid_search(planned), "runs_root": str(runs_root), "sweep_id": job_id},
         tune_config=tune.TuneConfig(metric=spec.metric, mode="max", scheduler=scheduler, num_samples=1,
-                                    max_concurrent_trials=max(1, min(concurrency, len(planned))),
+                                    max_concurrent_trials=max(1, min(concurrency, len(spec.trials))),
                                     trial_dirname_creator=trial_folder_name),
         run_config=tune.RunConfig(name="tune", storage_path=str(sweeps.folder(job_id).resolve()),
-                                  stop=CancelStopper(jobs, job_id), verbose=0, log_to_file=True,
+                                  stop=CancelStopper(jobs, sweeps, job_id), verbose=0, log_to_file=True,
                                   failure_config=tune.FailureConfig(max_failures=0)),
     )
     error = None

@@ -30,6 +30,10 @@ from .sweep_records import RUN_META_KEY, SweepBook, SweepTag, TrialRecord, Trial
 from .sweep_space import SweepSpec
 
 CANCEL_POLL_S = 0.3
+# The last entry of the grid is not a trial but a barrier: Tune gives a stopping actor (an early-stopped
+# trial saving and scoring its run) only 10 s once the experiment has ended, then kills it; the barrier
+# keeps the experiment open until every trial that started has written its final record.
+BARRIER_INDEX = -1
 LOCK_WAIT_S = 600.0  # a previous trial's actor may still be saving its run (and hold the training lock)
 _EPOCH, _FINISHED, _FAILED = "epoch", "finished", "failed"
 
@@ -44,6 +48,10 @@ class SweepTrial(tune.Trainable):
         self.index = int(trial.pop("index"))
         self.jobs = JobBook(self.runs_root)
         self.sweeps = SweepBook(self.runs_root)
+        self.steps = 0
+        self.skipped = self.index == BARRIER_INDEX or self.jobs.cancel_requested(self.sweep_id)
+        if self.skipped:  # the barrier, or a trial that starts after its sweep was cancelled: no training
+            return
         spec = SweepSpec.from_dict(self.jobs.submission(self.sweep_id).sweep or {})
         self.hyperparameters = dict(spec.trials[self.index])
         self.train_config = spec.config_of(self.index)
@@ -55,7 +63,6 @@ class SweepTrial(tune.Trainable):
         self.stop_event = threading.Event()
         self.done = threading.Event()
         self.cancelled = False
-        self.steps = 0
         self.thread = threading.Thread(target=self._train, name=f"sweep-trial-{self.index}", daemon=True)
         self.thread.start()
         threading.Thread(target=self._watch_cancel, daemon=True).start()
@@ -126,6 +133,10 @@ class SweepTrial(tune.Trainable):
 
     # ------------------------------------------------------------ Tune's side
     def step(self) -> dict[str, Any]:
+        if self.skipped:
+            if self.index == BARRIER_INDEX:
+                wait_until_trials_end(self.sweeps, self.sweep_id)
+            return {"done": True}
         if self.steps:
             self.proceed.release()  # Tune wants the next epoch
         self.steps += 1
@@ -144,19 +155,33 @@ class SweepTrial(tune.Trainable):
     def cleanup(self) -> None:
         """Tune stops the trial (ASHA, the end of the sweep, or a cancel): stop after the current batch and
         wait until the run is saved, so the next trial finds the training lock free."""
+        if self.skipped:
+            return
         self.stop_event.set()
         self.proceed.release()
         self.thread.join(LOCK_WAIT_S)
 
 
-class CancelStopper(tune.Stopper):
-    """Ends the whole experiment once the sweep's queue entry has a cancel request."""
+def trials_still_running(sweeps: SweepBook, sweep_id: str) -> bool:
+    return any(record.status == TrialStatus.RUNNING for record in sweeps.trials(sweep_id).values())
 
-    def __init__(self, jobs: JobBook, sweep_id: str) -> None:
-        self.jobs, self.sweep_id = jobs, sweep_id
+
+def wait_until_trials_end(sweeps: SweepBook, sweep_id: str, timeout: float = LOCK_WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while trials_still_running(sweeps, sweep_id) and time.monotonic() < deadline:
+        time.sleep(CANCEL_POLL_S)
+
+
+class CancelStopper(tune.Stopper):
+    """Ends the whole experiment once the sweep's queue entry has a cancel request and the trial that was
+    training has stopped and saved its run (each trial watches the request itself and stops after its
+    batch; ending the experiment earlier would have Tune kill it while it saves)."""
+
+    def __init__(self, jobs: JobBook, sweeps: SweepBook, sweep_id: str) -> None:
+        self.jobs, self.sweeps, self.sweep_id = jobs, sweeps, sweep_id
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return False
 
     def stop_all(self) -> bool:
-        return self.jobs.cancel_requested(self.sweep_id)
+        return self.jobs.cancel_requested(self.sweep_id) and not trials_still_running(self.sweeps, self.sweep_id)
