@@ -165,3 +165,20 @@ def test_the_training_page_starts_a_sweep_from_its_settings(tmp_path, monkeypatc
         (0.001, 2, "fast_cnn"), (0.003, 2, "fast_cnn")]
     assert job.submission.sweep["asha"]
     assert app.session_state["sweeps_selected"] == job.job_id  # the page switched to the sweep
+
+
+def _queue_page():
+    from ui.jobs_panel import queue_panel
+
+    queue_panel()
+
+
+def test_the_training_queue_shows_a_running_sweep_by_its_trials(fake_sweep):
+    app = AppTest.from_function(_queue_page, default_timeout=TIMEOUT)
+    app.session_state["jobs_submitter"] = ME
+    app.run()
+    no_errors(app)
+    (bar,) = app.progress
+    assert bar.value == 66  # percent: 2 of 3 trials ended
+    assert "Sweep: 2 of 3 trials finished, trial 3 training" in bar.proto.text
+    assert any(m.value.startswith("**Sweep**") for m in app.markdown)

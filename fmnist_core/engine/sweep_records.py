@@ -212,6 +212,20 @@ def get_sweep(runs_root: str | Path, sweep_id: str) -> SweepReport:
     return report_of(JobBook(runs_root).get(sweep_id), SweepBook(runs_root))
 
 
+def sweep_progress(job: Job, runs_root: str | Path) -> tuple[float, str] | None:
+    """For the queue's progress bar: the share of a running sweep's trials that ended, in words; None for a
+    training job."""
+    if job.submission.kind != JobKind.SWEEP or not job.submission.sweep:
+        return None
+    report = report_of(job, SweepBook(runs_root))
+    total = len(report.rows)
+    running = [row.number for row in report.rows if row.status == TrialStatus.RUNNING]
+    text = f"Sweep: {report.finished_trials} of {total} trials finished"
+    if running:
+        text += f", trial {running[0]} training"
+    return report.finished_trials / max(1, total), text + " (details on the Sweeps page)"
+
+
 def hyperparameter_label(name: str) -> str:
     """The schema's label of a swept hyperparameter (table headers and chart axes)."""
     return sweep_setting(name).label
@@ -219,5 +233,5 @@ def hyperparameter_label(name: str) -> str:
 
 __all__ = [
     "RUN_META_KEY", "SWEEPS_FOLDER", "SweepBook", "SweepReport", "SweepTag", "TrialRecord", "TrialRow", "TrialStatus",
-    "get_sweep", "hyperparameter_label", "list_sweeps", "report_of", "sweep_tag", "trial_rows",
+    "get_sweep", "hyperparameter_label", "list_sweeps", "report_of", "sweep_progress", "sweep_tag", "trial_rows",
 ]
