@@ -49,17 +49,21 @@ def run_sweep_job(runs_root: str, job_id: str, job_options: dict[str, Any], conc
     # Tune's own result loggers (CSV, JSON, TensorBoard) are not needed: each trial writes its own file.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")  # a trial cancelled in epoch 1 has none
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-
-    from .sweep_trial import BARRIER_INDEX, CancelStopper, SweepTrial
-
     jobs, sweeps = JobBook(runs_root), SweepBook(runs_root)
     sub = jobs.submission(job_id)
     spec = SweepSpec.from_dict(sub.sweep or {})
     state = replace(jobs.state(job_id), status=JobStatus.RUNNING, pid=os.getpid(), host=this_host(),
                     node_id=node_id, started_at=time.time())
     jobs.write_state(job_id, state)
+    try:
+        from ray import tune
+        from ray.tune.schedulers import ASHAScheduler
+
+        from .sweep_trial import BARRIER_INDEX, CancelStopper, SweepTrial
+    except ImportError as exc:  # ray without its `tune` extra: say what to install, not "the worker died"
+        jobs.write_state(job_id, replace(state, status=JobStatus.FAILED, finished_at=time.time(),
+                                         error=f"sweeps need Ray Tune (pip install -r requirements.txt): {exc}"))
+        return str(JobStatus.FAILED)
 
     scheduler = None
     if spec.asha:
