@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -202,8 +202,7 @@ class SweepSpec:
     asha: bool = False
     seed: int = 0
     grid: bool = False  # the trials are the whole grid of the listed values
-    metric: str = "val_accuracy"
-    extra: dict[str, Any] = field(default_factory=dict)
+    metric: str = "val_accuracy"  # what ASHA compares and the best trial is chosen by
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -239,13 +238,13 @@ class SweepSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"base": self.base, "dimensions": [d.to_dict() for d in self.dimensions],
                 "trials": [dict(t) for t in self.trials], "asha": self.asha, "seed": self.seed, "grid": self.grid,
-                "metric": self.metric, "extra": dict(self.extra)}
+                "metric": self.metric}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
         return cls(dict(data["base"]), tuple(Dimension.from_dict(d) for d in data["dimensions"]),
                    tuple(dict(t) for t in data["trials"]), bool(data.get("asha")), int(data.get("seed", 0)),
-                   bool(data.get("grid")), str(data.get("metric", "val_accuracy")), dict(data.get("extra") or {}))
+                   bool(data.get("grid")), str(data.get("metric", "val_accuracy")))
 
 
 def grid_size(dimensions: tuple[Dimension, ...]) -> int | None:
