@@ -24,9 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="Each hyperparameter takes a value, a list a,b,c or a range low:high.")
     for name in SWEEPABLE:
         item = sweep_setting(name)
-        where = f"; one of {', '.join(map(str, item.options or ()))}" if item.options else f"; {item.range_text}"
-        parser.add_argument(FLAGS[name], dest=name, metavar="VALUES",
-                            help=f"{item.label}: value, list a,b or range low:high{where}".replace("%", "%%"))
+        if item.options:
+            text = f"{item.label}: value or list a,b; one of {', '.join(map(str, item.options))}"
+        else:
+            text = f"{item.label}: value, list a,b or range low:high; {item.range_text}"
+        if name == "augmentation_strength":
+            text += f" ({item.info.help})"
+        parser.add_argument(FLAGS[name], dest=name, metavar="VALUES", help=text.replace("%", "%%"))
     parser.add_argument("--trials", type=int, help=f"number of trials (1-{MAX_TRIALS}); default: every combination "
                         "of the listed values (required with a range)")
     parser.add_argument("--asha", action="store_true", help="stop weak trials early (Ray Tune's ASHA on "
