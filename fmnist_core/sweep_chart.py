@@ -47,7 +47,9 @@ def sweep_parallel_coordinates(rows: Sequence[Mapping[str, Any]], hyperparameter
     labels = labels or {}
     scored = [row for row in rows if row.get("best_val_accuracy") is not None]
     fig = go.Figure()
-    fig.update_layout(template="plotly_white", title=title, height=420, margin={"l": 60, "r": 40, "t": 70, "b": 30})
+    # The axes' labels sit above the plot area: a tall top margin keeps them clear of the title.
+    fig.update_layout(template="plotly_white", title={"text": title, "y": 0.97, "yanchor": "top"} if title else None,
+                      height=460, margin={"l": 60, "r": 40, "t": 110, "b": 30})
     if not scored:
         fig.add_annotation(text=_EMPTY, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
         fig.update_xaxes(visible=False)

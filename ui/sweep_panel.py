@@ -32,7 +32,8 @@ def sweep_status_text(report: SweepReport, me: str) -> str:
         text += f" · #{report.job.position} in the training queue"
     best = report.best
     if best is not None:
-        text += f" · best so far: trial {best.number}, {format_percent(best.record.best_val_accuracy)} validation"
+        text += (f" · best{' so far' if report.status.active else ''}: trial {best.number}, "
+                 f"{format_percent(best.record.best_val_accuracy)} validation")
     return text
 
 
