@@ -10,7 +10,7 @@ import pytest
 from fmnist_core.augmentation import NO_AUGMENTATION
 from fmnist_core.cli import main
 from fmnist_core.config import TrainConfig, preset
-from fmnist_core.engine import Engine, EngineSettings, JobStatus, QueueLimitError
+from fmnist_core.engine import CancelNotAllowedError, Engine, EngineSettings, JobStatus, QueueLimitError
 from fmnist_core.engine.records import JobKind, JobState
 from fmnist_core.engine.sweep_records import (
     SweepBook,
@@ -171,6 +171,15 @@ def test_a_sweep_is_one_queue_entry_that_counts_once_against_the_limit(engine):
     report = get_sweep(engine.settings.runs_root, job.job_id)
     assert [row.status for row in report.rows] == [TrialStatus.PENDING] * 3
     assert [r.sweep_id for r in list_sweeps(engine.settings.runs_root)] == [job.job_id]
+
+
+def test_only_the_submitter_or_an_admin_cancels_a_sweep(engine):
+    spec = make_sweep(BASE, {"learning_rate": "0.001,0.003", "epochs": "2"})
+    job = engine.submit(spec.base_config(), "ann", sweep=spec, start_engine=False)
+    with pytest.raises(CancelNotAllowedError):
+        engine.cancel(job.job_id, "bob")
+    assert not engine.book.cancel_requested(job.job_id)
+    assert engine.cancel(job.job_id, "bob", admin=True).status == JobStatus.CANCELLED
 
 
 def test_trial_statuses_are_made_honest_once_the_sweep_ended(engine, tmp_path):
