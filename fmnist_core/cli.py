@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fmnist_core.commands.jobs",
     "fmnist_core.commands.cancel",
     "fmnist_core.commands.watch",
+    "fmnist_core.commands.sweep",
     "fmnist_core.commands.photoset",
     "fmnist_core.commands.explain",
     "fmnist_core.commands.predict",

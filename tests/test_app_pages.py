@@ -111,7 +111,8 @@ def sidebar_text(app: AppTest) -> str:
 
 
 # ---------------------------------------------------------------- every page renders
-@pytest.mark.parametrize("page", ["home", "data_explorer", "augmentation_lab", "training", "predictions", "classify"])
+@pytest.mark.parametrize("page", ["home", "data_explorer", "augmentation_lab", "training", "sweeps", "predictions",
+                                  "classify"])
 def test_every_page_renders_with_the_active_model_in_the_sidebar(at, app_env, page):
     open_page(at, page)
     no_errors(at)

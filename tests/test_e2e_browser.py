@@ -69,6 +69,7 @@ PAGES = (
     PageSpec("Training", "Training", "training", ("New training run", "Start training", "Load a saved run")),
     PageSpec("Predictions", "Predictions", "predictions", ("Test accuracy", "Confusion matrix"), charts=1),
     PageSpec("Classify", "Classify", "classify", ("Draw", "Upload")),
+    PageSpec("Sweeps", "Sweeps", "sweeps", ("Start a sweep",)),  # the empty state's link (no sweep in this test)
     PageSpec("Build a network", "Build a network", "builder", ("Start from", "Shapes and cost")),
     PageSpec("Inside the model", "Inside the model", "inside_model", ("Layers", "Feature maps"), charts=2),
 )

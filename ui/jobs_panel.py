@@ -13,6 +13,7 @@ import streamlit as st
 from fmnist_core.config import TrainConfig
 from fmnist_core.engine import Engine, Job, JobStatus
 from fmnist_core.engine.admin import check_password, configured_password
+from fmnist_core.engine.sweep_records import sweep_progress
 from fmnist_core.errors import FmnistError
 from ui.layout import format_duration, format_percent, show_error
 from ui.state import ACTIVE_RUN_KEY, set_active_run
@@ -105,8 +106,11 @@ def _job_row(job: Job, me: str, admin: bool) -> None:
         if job.status == JobStatus.QUEUED:
             st.markdown(f"**#{job.position} in the queue** · {job.submission.summary} · by {who}")
         else:
-            st.markdown(f"**Training** `{job.state.run_id or job.job_id}` · {job.submission.summary} · by {who}")
-            st.progress(job.state.fraction, text=_progress_text(job))
+            sweep = sweep_progress(job, engine().settings.runs_root)  # a sweep: its trials (Sweeps page)
+            st.markdown(f"**{'Sweep' if sweep else 'Training'}** `{job.state.run_id or job.job_id}` · "
+                        f"{job.submission.summary} · by {who}")
+            fraction, text = sweep or (job.state.fraction, _progress_text(job))
+            st.progress(fraction, text=text)
     if mine and job.state.run_id:
         _curves_so_far(job)
     if (mine or admin) and not job.cancel_requested:

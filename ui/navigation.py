@@ -37,6 +37,8 @@ PAGES: tuple[PageSpec, ...] = (
              "Try rotation, shifts, zoom, flips and erasing on one image, live."),
     PageSpec("training", "training.py", "Training", ":material/model_training:", "Model",
              "Train a model in the background, watch it learn, compare runs."),
+    PageSpec("sweeps", "sweeps.py", "Sweeps", ":material/tune:", "Model",
+             "Train several variations at once (Ray Tune, early stopping); compare the trials, open the best."),
     PageSpec("builder", "builder.py", "Build a network", ":material/account_tree:", "Model",
              "Compose a CNN layer by layer, see its shapes and cost live, then train it."),
     PageSpec("predictions", "predictions.py", "Predictions", ":material/fact_check:", "Model",

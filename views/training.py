@@ -18,6 +18,7 @@ from ui.layout import empty_state, format_duration, format_percent, guarded, pag
 from ui.loaders import history, training_data_notice
 from ui.navigation import PAGE_PATHS
 from ui.state import ACTIVE_RUN_KEY, compare_selection, run_store, set_active_run, usable
+from ui.sweep_panel import sweep_panel
 from ui.time_estimate import run_time_estimate
 from ui.training_form import config_from_state, init_state, preset_picker, settings_form
 
@@ -66,6 +67,9 @@ with guarded():
         else:
             if submit_job(config) is not None:
                 st.rerun()
+
+with guarded():
+    sweep_panel()  # ui/sweep_panel.py: the same settings as a sweep of several trials (issue 16 item 6)
 
 st.divider()
 

@@ -26,12 +26,14 @@ from .records import (
     Job,
     JobBook,
     JobError,
+    JobKind,
     JobStatus,
     QueueLimitError,
     Submission,
     new_job_id,
 )
 from .settings import EngineSettings
+from .sweep_space import SweepSpec
 
 ENGINE_LOG = "engine.log"
 
@@ -186,8 +188,11 @@ class Engine:
         return [job for job in self.jobs() if job.submission.submitter == submitter and job.status.active]
 
     def submit(self, config: TrainConfig, submitter: str, *, resume_run_id: str | None = None,
-               sweep_id: str | None = None, start_engine: bool = True) -> Job:
-        """Queue a job and make sure an engine will run it; QueueLimitError past the per-submitter limit."""
+               sweep_id: str | None = None, start_engine: bool = True, sweep: SweepSpec | None = None) -> Job:
+        """Queue a job and make sure an engine will run it; QueueLimitError past the per-submitter limit.
+
+        With `sweep`, the entry is a whole sweep (engine/sweep_runner.py): it counts once against the limit,
+        its id is also the sweep's id, and `config` is the sweep's base configuration."""
         if not submitter.strip():
             raise JobError("a job needs a submitter label")
         waiting = self.unfinished(submitter)
@@ -197,9 +202,12 @@ class Engine:
                 "wait for one to finish or cancel one")
         job_id = new_job_id()
         summary = ("resume " + resume_run_id) if resume_run_id else config_summary(config)
+        if sweep is not None:
+            summary, sweep_id = sweep.summary(), job_id
         self.book.add(Submission(job_id=job_id, submitter=submitter, config=config.to_dict(),
                                  created_ns=time.time_ns(), summary=summary, resume_run_id=resume_run_id,
-                                 sweep_id=sweep_id))
+                                 sweep_id=sweep_id, kind=JobKind.SWEEP if sweep is not None else JobKind.TRAIN,
+                                 sweep=sweep.to_dict() if sweep is not None else None))
         if start_engine:
             self.ensure_running()
         return self.get(job_id)

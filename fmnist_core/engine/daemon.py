@@ -22,7 +22,7 @@ from typing import Any
 
 from .records import ENGINE_INFO as INFO_NAME
 from .records import ENGINE_LOCK as LOCK_NAME
-from .records import WORKER_STATUSES, JobBook, JobStatus, atomic_write_json
+from .records import WORKER_STATUSES, JobBook, JobKind, JobStatus, atomic_write_json
 from .settings import EngineSettings
 
 POLL_S = 0.5
@@ -38,6 +38,16 @@ def _train_task(runs_root: str, job_id: str) -> str:
     return run_job(runs_root, job_id, node_id=ray.get_runtime_context().get_node_id())
 
 
+def _sweep_task(runs_root: str, job_id: str, job_options: dict[str, Any], concurrency: int) -> str:
+    """The Ray task of a sweep entry: Ray Tune runs its trials (engine/sweep_runner.py)."""
+    import ray
+
+    from .sweep_runner import run_sweep_job
+
+    return run_sweep_job(runs_root, job_id, job_options, concurrency,
+                         node_id=ray.get_runtime_context().get_node_id())
+
+
 class Scheduler:
     """Starts queued jobs in order as slots free up and records what became of each worker."""
 
@@ -49,6 +59,7 @@ class Scheduler:
         self.book = book
         self.running: dict[str, Any] = {}  # job id -> ObjectRef of its task
         self.task = ray.remote(max_retries=0)(_train_task)
+        self.sweep_task = ray.remote(max_retries=0)(_sweep_task)
 
     def job_resources(self) -> dict[str, Any]:
         cluster = self.ray.cluster_resources()
@@ -89,7 +100,11 @@ class Scheduler:
             if job.cancel_requested:
                 continue
             self.book.write_state(job.job_id, replace(job.state, status=JobStatus.STARTING))
-            ref = self.task.options(**self.job_resources()).remote(str(self.book.runs_root), job.job_id)
+            if job.submission.kind == JobKind.SWEEP:  # coordinates only: its trials ask for the CPUs
+                ref = self.sweep_task.options(num_cpus=0).remote(str(self.book.runs_root), job.job_id,
+                                                                 self.job_resources(), self.settings.parallel)
+            else:
+                ref = self.task.options(**self.job_resources()).remote(str(self.book.runs_root), job.job_id)
             self.running[job.job_id] = ref
             free -= 1
 

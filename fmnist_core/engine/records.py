@@ -50,6 +50,13 @@ class JobStatus(StrEnum):
         return self not in ACTIVE_STATUSES
 
 
+class JobKind(StrEnum):
+    """What a queue entry runs: one training run, or a sweep (many trials through Ray Tune, one entry)."""
+
+    TRAIN = "train"
+    SWEEP = "sweep"
+
+
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING})
 # Statuses in which a worker process may exist (the engine checks these for orphans after a restart).
 WORKER_STATUSES = frozenset({JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING})
@@ -82,6 +89,11 @@ class Submission:
     summary: str
     resume_run_id: str | None = None
     sweep_id: str | None = None
+    kind: JobKind = JobKind.TRAIN
+    sweep: dict[str, Any] | None = None  # a sweep's SweepSpec.to_dict() (engine/sweep_space.py)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", JobKind(self.kind))  # read back from JSON as a plain string
 
 
 @dataclass(frozen=True)
