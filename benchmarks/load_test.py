@@ -359,7 +359,8 @@ async def set_training_form(page, *, epochs: int, train_images: int, timeout_ms:
 
 
 async def _fill_number(page, label: str, value: int, timeout_ms: float) -> None:
-    box = page.get_by_label(label, exact=True)
+    # A number input: the sweep form's text field of the same name ("Epochs") is not this one.
+    box = page.locator('[data-testid="stNumberInput"]').get_by_label(label, exact=True)
     await box.wait_for(timeout=timeout_ms)
     await box.fill(str(value), timeout=timeout_ms)
     await box.press("Enter", timeout=timeout_ms)

@@ -396,7 +396,8 @@ def _select_options(page, label: str) -> list[str]:
 
 
 def _fill_number(page, label: str, value: int) -> None:
-    box = page.get_by_label(label, exact=True)
+    # A number input: the sweep form's text field of the same name ("Epochs") is not this one.
+    box = page.locator('[data-testid="stNumberInput"]').get_by_label(label, exact=True)
     box.fill(str(value))
     box.press("Enter")
     settle(page)
