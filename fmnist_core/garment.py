@@ -44,6 +44,7 @@ The steps, and why each is there (the upload pipeline in fmnist_core.preprocess 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -51,6 +52,9 @@ import numpy as np
 
 __all__ = ["GarmentMask", "NoGarmentFound", "find_garment", "fashion_intensity", "upright_angle"]
 
+#: Photos are searched on a copy whose long side is at most this many pixels (a mask needs no
+#: detail, and every step below costs in proportion to the pixels); the look is taken at full size.
+MASK_MAX_SIDE: Final[int] = 80
 #: Width of the border band that is fitted as background, as a fraction of the short side.
 BORDER_FRACTION: Final[float] = 0.04
 #: Brightness ratio below which a pixel of the background's colour is garment, not shadow.
@@ -116,11 +120,13 @@ def _border_band(h: int, w: int) -> np.ndarray:
 
 
 def _fit_background(linear: np.ndarray) -> np.ndarray:
-    """A surface per channel fitted to the border band, refitted without the pixels that disagree.
+    """Polynomial coefficients (6 x C, see _design) of the surface fitted to the border band.
 
     The start is the band's median colour (a garment touching the edge is a minority of the band),
     and the model grows with the evidence: a quadratic (gradient and vignette) when the agreeing
-    pixels cover all four sides, a plane when they cover some, else the constant median.
+    pixels cover all four sides, a plane when they cover some, else the constant median.  The
+    coefficients are in coordinates of the picture's own frame (-0.5..0.5), so the surface can be
+    evaluated at any resolution (_surface).
     """
     h, w, _ = linear.shape
     edge = _border_band(h, w)
@@ -148,11 +154,22 @@ def _fit_background(linear: np.ndarray) -> np.ndarray:
         residual = np.abs(values - design @ coef).max(axis=1)
         spread = 1.4826 * float(np.median(residual[keep])) + 1e-4
         keep = residual <= max(3.0 * spread, 0.01)
-    u = (np.arange(w, dtype=np.float32) / max(w - 1, 1) - 0.5)[None, :, None]
-    v = (np.arange(h, dtype=np.float32) / max(h - 1, 1) - 0.5)[:, None, None]
-    c = coef.astype(np.float32)  # the same six terms as _design, evaluated separably
-    surface = c[0] + c[1] * u + c[2] * v + c[3] * u * u + c[4] * v * v + c[5] * u * v
-    return np.maximum(surface, 1e-3).astype(np.float32)
+    return coef.astype(np.float32)
+
+
+def _surface(coef: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The fitted surface (H x W x C) at frame coordinates u (columns) and v (rows), -0.5..0.5."""
+    c = coef  # the same six terms as _design, grouped by powers of u: three full-size operations
+    v = v[:, None]
+    constant = (c[0] + c[2] * v + c[4] * v * v)[:, None, :]
+    slope = (c[1] + c[5] * v)[:, None, :]
+    u = u[None, :, None]
+    surface = constant + slope * u + c[3] * (u * u)
+    return np.maximum(surface, 1e-3, out=surface).astype(np.float32, copy=False)
+
+
+def _frame(n: int) -> np.ndarray:
+    return (np.arange(n, dtype=np.float32) / max(n - 1, 1) - 0.5).astype(np.float32)
 
 
 def _robust_sigma(values: np.ndarray) -> float:
@@ -215,28 +232,35 @@ def _paint(shape: tuple[int, int], rows: np.ndarray, starts: np.ndarray, ends: n
 def _filter(mask: np.ndarray, kind: str, size: int) -> np.ndarray:
     """Binary erosion ("min") or dilation ("max") with a size x size square (outside counts as unset).
 
-    Separable: size - 1 boolean ANDs or ORs of shifted views per axis, microseconds at work size.
+    Separable: per axis, each shift up to size // 2 combines the mask with itself shifted both
+    ways, in place on views (transposed views for columns): a few microseconds at work size.
     """
     combine = np.logical_and if kind == "min" else np.logical_or
-    r = size // 2
     out = np.asarray(mask, dtype=bool)
     for axis in (0, 1):
-        n = out.shape[axis]
-        pad = [(r, r) if a == axis else (0, 0) for a in range(2)]
-        padded = np.pad(out, pad, constant_values=False)
-        # The `size` shifted views of the padded mask along this axis (views: no copies).
-        windows = [padded[i : i + n] if axis == 0 else padded[:, i : i + n] for i in range(size)]
-        acc = windows[0].copy()
-        for window in windows[1:]:
-            combine(acc, window, out=acc)
+        acc = out.copy()
+        src, dst = (out, acc) if axis == 0 else (out.T, acc.T)
+        n = src.shape[0]
+        for shift in range(1, size // 2 + 1):
+            if shift < n:
+                combine(dst[:-shift], src[shift:], out=dst[:-shift])
+                combine(dst[shift:], src[:-shift], out=dst[shift:])
+            if kind == "min":  # beyond the edge is unset
+                dst[: min(shift, n)] = False
+                dst[max(n - shift, 0) :] = False
         out = acc
     return out
 
 
+def _open(mask: np.ndarray) -> np.ndarray:
+    """Opening with a 3x3 square: specks of texture and noise go, shapes stay (step 5)."""
+    if min(mask.shape) < 12:
+        return mask
+    return _filter(_filter(mask, "min", 3), "max", 3)
+
+
 def _clean(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Opening, closing, keep the big components, fill holes (see step 5): (filled mask, core)."""
-    if min(mask.shape) >= 12:
-        mask = _filter(_filter(mask, "min", 3), "max", 3)
+    """Closing, keep the big components, fill holes (step 5): (filled mask, the kept pixels of mask)."""
     opened = mask
     if min(mask.shape) >= 12:
         size = 2 * max(1, int(round(min(mask.shape) / 100))) + 1
@@ -274,35 +298,76 @@ def _clean(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mask | _paint(mask.shape, rows[hole], starts[hole], ends[hole]), mask & opened
 
 
+def _box_shrink(linear: np.ndarray, factor: int) -> np.ndarray:
+    """Average factor x factor blocks (a last partial row or column of blocks is dropped): the search copy."""
+    h, w, _ = linear.shape
+    hs, ws = max(1, h // factor), max(1, w // factor)
+    total = np.zeros((hs, ws, linear.shape[2]), np.float32)
+    for dy in range(min(factor, h)):
+        for dx in range(min(factor, w)):
+            total += linear[dy : dy + hs * factor : factor, dx : dx + ws * factor : factor]
+    return total / float(min(factor, h) * min(factor, w))
+
+
+def _compare(linear: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's brightness k relative to its background and its colour deviation r (step 3)."""
+    norm2 = np.einsum("hwc,hwc->hw", background, background)
+    ratio = np.einsum("hwc,hwc->hw", linear, background) / norm2
+    deviation = np.sqrt(np.maximum(np.einsum("hwc,hwc->hw", linear, linear) / norm2 - ratio * ratio, 0.0))
+    return ratio, deviation
+
+
+@dataclass(frozen=True)
+class _Thresholds:
+    colour: float
+    brighter: float
+    darker: float
+
+    def classify(self, ratio: np.ndarray, deviation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(candidate garment pixels without shadows, shadow-like pixels): steps 3 and 4."""
+        coloured = deviation > self.colour
+        darker = ratio < 1.0 - self.darker
+        shadow = darker & ~coloured & (ratio >= SHADOW_MIN_RATIO)
+        return coloured | (ratio > 1.0 + self.brighter) | (darker & ~shadow), shadow
+
+
+def _thresholds(ratio: np.ndarray, deviation: np.ndarray, edge: np.ndarray) -> _Thresholds:
+    """Thresholds from the border band's own noise (NOISE_SIGMAS robust sigmas), with floors."""
+    sigma_k = _robust_sigma(ratio[edge])
+    sigma_r = _robust_sigma(deviation[edge]) + float(np.median(deviation[edge]))
+    return _Thresholds(
+        colour=max(MIN_COLOUR_DEVIATION, NOISE_SIGMAS * sigma_r),
+        brighter=max(MIN_BRIGHTER, NOISE_SIGMAS * sigma_k),
+        darker=max(MIN_DARKER, NOISE_SIGMAS * sigma_k),
+    )
+
+
 def find_garment(pixels: np.ndarray, *, photo: bool = True) -> GarmentMask:
     """The garment mask of a uint8 HxW (gray) or HxWx3 (RGB) picture; raises NoGarmentFound.
 
     photo=False is for drawings and arrays that are already clean (the canvas, a dataset
     sample): every differing pixel counts, a thin stroke included, and nothing is filled.
+    A photo is searched on a copy box-shrunk to at most MASK_MAX_SIDE (step 2), and the mask
+    is then refined at the picture's own size, where the garment's look is taken (step 7).
     """
     pixels = np.asarray(pixels, dtype=np.uint8)
     linear = _LINEAR_LUT[pixels] + FLARE
     if linear.ndim == 2:
         linear = linear[..., None]
     h, w, _ = linear.shape
-    background = _fit_background(linear)
-    norm2 = np.einsum("hwc,hwc->hw", background, background)
-    ratio = np.einsum("hwc,hwc->hw", linear, background) / norm2
-    deviation = np.sqrt(
-        np.maximum(np.einsum("hwc,hwc->hw", linear, linear) / norm2 - ratio * ratio, 0.0)
-    )
-
-    edge = _border_band(h, w)
-    sigma_k = _robust_sigma(ratio[edge])
-    sigma_r = _robust_sigma(deviation[edge]) + float(np.median(deviation[edge]))
-    colour_t = max(MIN_COLOUR_DEVIATION, NOISE_SIGMAS * sigma_r)
-    brighter_t = max(MIN_BRIGHTER, NOISE_SIGMAS * sigma_k)
-    darker_t = max(MIN_DARKER, NOISE_SIGMAS * sigma_k)
-
-    coloured = deviation > colour_t
-    darker = ratio < 1.0 - darker_t
-    shadow = darker & ~coloured & (ratio >= SHADOW_MIN_RATIO)
-    candidate = coloured | (ratio > 1.0 + brighter_t) | (darker & ~shadow)
+    factor = max(1, math.ceil(max(h, w) / MASK_MAX_SIDE)) if photo else 1
+    small = _box_shrink(linear, factor) if factor > 1 else linear
+    hs, ws, _ = small.shape
+    coef = _fit_background(small)
+    # The surface at each full-size pixel's place in the small copy's frame.
+    cols = ((np.arange(w, dtype=np.float32) - (factor - 1) / 2.0) / factor) / max(ws - 1, 1) - 0.5
+    rows = ((np.arange(h, dtype=np.float32) - (factor - 1) / 2.0) / factor) / max(hs - 1, 1) - 0.5
+    background = _surface(coef, cols, rows)
+    ratio, deviation = _compare(linear, background)
+    # Thresholds from the noise of single pixels, as the full-size picture has it: the small copy's
+    # averaged noise would set them so low that slow texture of the surface counts as garment.
+    limits = _thresholds(ratio, deviation, _border_band(h, w))
+    candidate, shadow = limits.classify(ratio, deviation)
     # A shadow is a rim beside the garment; a "shadow" as large as what was found is a grey
     # garment on a lighter surface (a grey T-shirt on white looks exactly like a shadow).
     if shadow.sum() > SHADOW_MAX_SHARE * max(int(candidate.sum()), 1):
@@ -311,17 +376,51 @@ def find_garment(pixels: np.ndarray, *, photo: bool = True) -> GarmentMask:
         mask = candidate | shadow
         if not mask.any():
             raise NoGarmentFound
-        return GarmentMask(mask, mask, linear, background, _is_dark(background))
-    mask, core = _clean(candidate)
+        return GarmentMask(mask, mask, linear, background, _is_dark(coef))
+    mask, core = _mask_from(_open(candidate), factor)
     if mask.sum() < MIN_GARMENT_SHARE * h * w:
-        mask, core = _clean(candidate | shadow)
+        mask, core = _mask_from(_open(candidate | shadow), factor)
     if mask.sum() < max(4, MIN_GARMENT_SHARE * h * w):
         raise NoGarmentFound
-    return GarmentMask(mask, core, linear, background, _is_dark(background))
+    return GarmentMask(mask, core, linear, background, _is_dark(coef))
 
 
-def _is_dark(background: np.ndarray) -> bool:
-    """Is the surface darker than mid-grey (light-on-dark input keeps its polarity)?"""
+def _mask_from(opened: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, core) at full size from the opened candidate pixels (step 5).
+
+    The closing, the components and the holes (loops over runs of pixels, the costly part) are
+    worked out on a copy pooled by factor (a block is set when any of its pixels is, so a
+    one-pixel strap survives); the garment's edge comes from the full-size pixels.
+    """
+    if factor == 1:
+        filled, kept = _clean(opened)
+        return filled, kept & opened
+    h, w = opened.shape
+    hs, ws = max(1, h // factor), max(1, w // factor)
+    pooled = np.zeros((hs, ws), bool)
+    for dy in range(min(factor, h)):
+        for dx in range(min(factor, w)):
+            pooled |= opened[dy : dy + hs * factor : factor, dx : dx + ws * factor : factor]
+    filled, _ = _clean(pooled)
+    core = opened & _upsample(filled, factor, h, w)
+    inside = _upsample(_filter(filled, "min", 3), factor, h, w)  # holes and bridged gaps, not the edge
+    return core | inside, core
+
+
+def _upsample(mask: np.ndarray, factor: int, h: int, w: int) -> np.ndarray:
+    """Nearest-neighbour copy of a small mask at the full h x w size."""
+    rows = np.minimum(np.arange(h) // factor, mask.shape[0] - 1)
+    cols = np.minimum(np.arange(w) // factor, mask.shape[1] - 1)
+    return mask[rows[:, None], cols[None, :]]
+
+
+def _is_dark(coef: np.ndarray) -> bool:
+    """Is the surface darker than mid-grey (light-on-dark input keeps its polarity)?
+
+    Judged on the fitted surface at a 9 x 9 grid over the frame (its median), not pixel by pixel.
+    """
+    grid = np.linspace(-0.5, 0.5, 9, dtype=np.float32)
+    background = _surface(coef, grid, grid)
     luma = (background @ _LUMA_LINEAR) if background.shape[2] == 3 else background[..., 0]
     level = max(float(np.median(luma)) - FLARE, 0.0)
     return level ** (1 / 2.2) < 0.5

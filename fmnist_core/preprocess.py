@@ -9,7 +9,9 @@ there for a reason:
 1. **Decode safely and small.**  The format is judged by content, sizes by the header, and a
    JPEG is decoded at the smallest DCT scale whose long side is at least DRAFT_MIN_SIDE (a
    4000x3000 photo becomes 500x375 inside libjpeg: the cheapest thing to do with 12
-   megapixels).  The picture is then box-shrunk to at most WORK_MAX_SIDE for the work below.
+   megapixels; the display copy is shown about 220 pixels wide).  The picture is then
+   area-averaged to a long side of exactly WORK_MAX_SIDE for the work below, so every garment
+   gets the same number of pixels whatever the photo's size.
 2. **Stand it the way the user sees it.**  Phones store pictures sideways with an EXIF
    orientation tag; it is applied (ImageOps.exif_transpose) before anything looks at pixels.
 3. **Flatten transparency** onto the backdrop that contrasts with the content, so a drawing or a
@@ -85,9 +87,10 @@ MAX_ASPECT_RATIO: Final[float] = 50.0
 
 #: The ``original`` kept for display is shrunk to at most this side.
 DISPLAY_MAX_SIDE: Final[int] = 512
-#: JPEGs are decoded at the smallest DCT scale whose long side is at least this.
-DRAFT_MIN_SIDE: Final[int] = 384
-#: The pipeline itself runs on at most this side: plenty for a 28x28 result, and fast.
+#: JPEGs are decoded at the smallest DCT scale whose long side is at least this (the Classify page
+#: shows the picture 220 pixels wide; a 600x600 JPEG decodes at half scale, a 4000x3000 one at 1/8).
+DRAFT_MIN_SIDE: Final[int] = 256
+#: The pipeline itself runs on this long side: plenty for a 28x28 result, and fast.
 WORK_MAX_SIDE: Final[int] = 160
 #: The garment's long side fills this many pixels of the 28x28 frame, as in the dataset (its
 #: median garment spans all 28; a 26-pixel margin cost 3 points on the photo set).
@@ -458,6 +461,20 @@ def _shrink(image: Image.Image, max_side: int) -> Image.Image:
     return image.reduce(factor)
 
 
+def _work_copy(image: Image.Image) -> Image.Image:
+    """The copy the pipeline works on: long side exactly WORK_MAX_SIDE (area-averaged), or as is when smaller.
+
+    An exact size, not an integer shrink, so every photo gives the garment the same number of pixels
+    (an integer factor left a 700-pixel photo at 117 pixels and a 640-pixel one at 160).
+    """
+    width, height = image.size
+    if max(width, height) <= WORK_MAX_SIDE:
+        return image
+    scale = WORK_MAX_SIDE / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image.resize(size, Image.Resampling.BOX)
+
+
 def _image_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     """Return (display uint8 L/RGB, work uint8 L/RGB at most WORK_MAX_SIDE) with alpha flattened.
 
@@ -474,14 +491,14 @@ def _image_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
         mode = "RGB"
     if mode in ("L", "RGB"):
-        return np.asarray(image), np.asarray(_shrink(image, WORK_MAX_SIDE))
+        return np.asarray(image), np.asarray(_work_copy(image))
     arr = np.asarray(image)
     color = arr[..., :-1].astype(np.float32)
     alpha = arr[..., -1].astype(np.float32) / 255.0
     flat = _flatten_alpha(color, alpha)
     display = _to_uint8(flat[..., 0] if flat.shape[-1] == 1 else flat)
     work = Image.fromarray(display)
-    return display, np.asarray(_shrink(work, WORK_MAX_SIDE))
+    return display, np.asarray(_work_copy(work))
 
 
 def _high_depth_to_float(arr: np.ndarray, mode: str) -> np.ndarray:
