@@ -103,7 +103,7 @@ class GarmentMask:
     core: np.ndarray  # bool HxW, the pixels that themselves differ from the background
     linear: np.ndarray  # float32 HxWxC, C = 1 or 3
     background: np.ndarray  # float32 HxWxC, the fitted surface
-    dark_background: bool  # True when the surface is darker than mid-grey (keep polarity)
+    lighter: bool  # True when the garment is lighter than its surface (its lightness is kept, not negated)
 
 
 def _design(h: int, w: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -376,13 +376,13 @@ def find_garment(pixels: np.ndarray, *, photo: bool = True) -> GarmentMask:
         mask = candidate | shadow
         if not mask.any():
             raise NoGarmentFound
-        return GarmentMask(mask, mask, linear, background, _is_dark(coef))
+        return GarmentMask(mask, mask, linear, background, _is_lighter(ratio, mask))
     mask, core = _mask_from(_open(candidate), factor)
     if mask.sum() < MIN_GARMENT_SHARE * h * w:
         mask, core = _mask_from(_open(candidate | shadow), factor)
     if mask.sum() < max(4, MIN_GARMENT_SHARE * h * w):
         raise NoGarmentFound
-    return GarmentMask(mask, core, linear, background, _is_dark(coef))
+    return GarmentMask(mask, core, linear, background, _is_lighter(ratio, core if core.any() else mask))
 
 
 def _mask_from(opened: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
@@ -414,16 +414,15 @@ def _upsample(mask: np.ndarray, factor: int, h: int, w: int) -> np.ndarray:
     return mask[rows[:, None], cols[None, :]]
 
 
-def _is_dark(coef: np.ndarray) -> bool:
-    """Is the surface darker than mid-grey (light-on-dark input keeps its polarity)?
+def _is_lighter(ratio: np.ndarray, garment: np.ndarray) -> bool:
+    """Is the garment lighter than the surface under it (its median brightness ratio above 1)?
 
-    Judged on the fitted surface at a 9 x 9 grid over the frame (its median), not pixel by pixel.
+    Decided by the garment against its own surface, not by the surface alone: a navy shirt on a
+    mid-grey table must be negated like one on white (a surface-only rule sent every photo on a
+    surface darker than mid-grey down the light-on-dark path, where the dark shirt came out dark,
+    its edge bright), and a white shirt on a black table or a light stroke on a black canvas kept.
     """
-    grid = np.linspace(-0.5, 0.5, 9, dtype=np.float32)
-    background = _surface(coef, grid, grid)
-    luma = (background @ _LUMA_LINEAR) if background.shape[2] == 3 else background[..., 0]
-    level = max(float(np.median(luma)) - FLARE, 0.0)
-    return level ** (1 / 2.2) < 0.5
+    return float(np.median(ratio[garment])) > 1.0
 
 
 def fashion_intensity(found: GarmentMask) -> np.ndarray:
@@ -434,7 +433,7 @@ def fashion_intensity(found: GarmentMask) -> np.ndarray:
     else:
         luma, luma_bg = found.linear[..., 0] - FLARE, found.background[..., 0] - FLARE
     luma, luma_bg = np.maximum(luma, 0.0), np.maximum(luma_bg, 1e-3)
-    if found.dark_background:
+    if found.lighter:
         value = luma ** (1 / 2.2) - luma_bg ** (1 / 2.2)
     else:
         value = 1.0 - np.maximum(luma / luma_bg, 0.0) ** (1 / 2.2)

@@ -726,7 +726,7 @@ def _pipeline(
         grayscale=_to_uint8(full * 255.0),
         cropped=_to_uint8(square * 255.0),
         model_input=out[..., None],
-        inverted=not found.dark_background,
+        inverted=not found.lighter,
         mask=mask,
         box=box_found,
         crop=crop,
