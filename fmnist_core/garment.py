@@ -88,6 +88,7 @@ _LINEAR_LUT: Final[np.ndarray] = np.where(
     np.arange(256) / 255.0 / 12.92,
     ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4,
 ).astype(np.float32)
+_LINEAR_LUT_FLARE: Final[np.ndarray] = _LINEAR_LUT + np.float32(FLARE)
 _LUMA_LINEAR: Final[np.ndarray] = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
@@ -101,8 +102,8 @@ class GarmentMask:
 
     mask: np.ndarray  # bool HxW, holes filled and gaps bridged
     core: np.ndarray  # bool HxW, the pixels that themselves differ from the background
-    linear: np.ndarray  # float32 HxWxC, C = 1 or 3
-    background: np.ndarray  # float32 HxWxC, the fitted surface
+    linear: np.ndarray  # float32 CxHxW (one plane per channel: fast whole-plane arithmetic), C = 1 or 3
+    background: np.ndarray  # float32 CxHxW, the fitted surface
     lighter: bool  # True when the garment is lighter than its surface (its lightness is kept, not negated)
 
 
@@ -128,10 +129,10 @@ def _fit_background(linear: np.ndarray) -> np.ndarray:
     coefficients are in coordinates of the picture's own frame (-0.5..0.5), so the surface can be
     evaluated at any resolution (_surface).
     """
-    h, w, _ = linear.shape
+    _, h, w = linear.shape
     edge = _border_band(h, w)
     ys, xs = np.nonzero(edge)
-    values = linear[ys, xs]
+    values = linear[:, ys, xs].T
     median = np.median(values, axis=0)
     deviation = np.abs(values - median).max(axis=1)
     spread = 1.4826 * float(np.median(deviation)) + 1e-4
@@ -139,7 +140,7 @@ def _fit_background(linear: np.ndarray) -> np.ndarray:
     design = _design(h, w, ys.astype(np.float32), xs.astype(np.float32))
     band = max(1, int(round(BORDER_FRACTION * min(h, w))))
     sides = (ys < band, ys >= h - band, xs < band, xs >= w - band)
-    coef = np.zeros((design.shape[1], linear.shape[2]), np.float32)
+    coef = np.zeros((design.shape[1], linear.shape[0]), np.float32)
     coef[0] = median
     for _ in range(3):
         covered = [float(keep[side].mean()) if side.any() else 0.0 for side in sides]
@@ -158,12 +159,12 @@ def _fit_background(linear: np.ndarray) -> np.ndarray:
 
 
 def _surface(coef: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """The fitted surface (H x W x C) at frame coordinates u (columns) and v (rows), -0.5..0.5."""
-    c = coef  # the same six terms as _design, grouped by powers of u: three full-size operations
-    v = v[:, None]
-    constant = (c[0] + c[2] * v + c[4] * v * v)[:, None, :]
-    slope = (c[1] + c[5] * v)[:, None, :]
-    u = u[None, :, None]
+    """The fitted surface (C x H x W) at frame coordinates u (columns) and v (rows), -0.5..0.5."""
+    c = coef[:, :, None, None]  # the same six terms as _design, grouped by powers of u
+    v = v[None, :, None]
+    constant = c[0] + c[2] * v + c[4] * (v * v)
+    slope = c[1] + c[5] * v
+    u = u[None, None, :]
     surface = constant + slope * u + c[3] * (u * u)
     return np.maximum(surface, 1e-3, out=surface).astype(np.float32, copy=False)
 
@@ -300,20 +301,28 @@ def _clean(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _box_shrink(linear: np.ndarray, factor: int) -> np.ndarray:
     """Average factor x factor blocks (a last partial row or column of blocks is dropped): the search copy."""
-    h, w, _ = linear.shape
+    c, h, w = linear.shape
     hs, ws = max(1, h // factor), max(1, w // factor)
-    total = np.zeros((hs, ws, linear.shape[2]), np.float32)
+    total = np.zeros((c, hs, ws), np.float32)
     for dy in range(min(factor, h)):
         for dx in range(min(factor, w)):
-            total += linear[dy : dy + hs * factor : factor, dx : dx + ws * factor : factor]
+            total += linear[:, dy : dy + hs * factor : factor, dx : dx + ws * factor : factor]
     return total / float(min(factor, h) * min(factor, w))
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel dot product of two C x H x W planes."""
+    out = a[0] * b[0]
+    for i in range(1, a.shape[0]):
+        out += a[i] * b[i]
+    return out
 
 
 def _compare(linear: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each pixel's brightness k relative to its background and its colour deviation r (step 3)."""
-    norm2 = np.einsum("hwc,hwc->hw", background, background)
-    ratio = np.einsum("hwc,hwc->hw", linear, background) / norm2
-    deviation = np.sqrt(np.maximum(np.einsum("hwc,hwc->hw", linear, linear) / norm2 - ratio * ratio, 0.0))
+    norm2 = _dot(background, background)
+    ratio = _dot(linear, background) / norm2
+    deviation = np.sqrt(np.maximum(_dot(linear, linear) / norm2 - ratio * ratio, 0.0))
     return ratio, deviation
 
 
@@ -351,13 +360,12 @@ def find_garment(pixels: np.ndarray, *, photo: bool = True) -> GarmentMask:
     is then refined at the picture's own size, where the garment's look is taken (step 7).
     """
     pixels = np.asarray(pixels, dtype=np.uint8)
-    linear = _LINEAR_LUT[pixels] + FLARE
-    if linear.ndim == 2:
-        linear = linear[..., None]
-    h, w, _ = linear.shape
+    planes = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    linear = np.take(_LINEAR_LUT_FLARE, planes)
+    _, h, w = linear.shape
     factor = max(1, math.ceil(max(h, w) / MASK_MAX_SIDE)) if photo else 1
     small = _box_shrink(linear, factor) if factor > 1 else linear
-    hs, ws, _ = small.shape
+    _, hs, ws = small.shape
     coef = _fit_background(small)
     # The surface at each full-size pixel's place in the small copy's frame.
     cols = ((np.arange(w, dtype=np.float32) - (factor - 1) / 2.0) / factor) / max(ws - 1, 1) - 0.5
@@ -408,10 +416,11 @@ def _mask_from(opened: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _upsample(mask: np.ndarray, factor: int, h: int, w: int) -> np.ndarray:
-    """Nearest-neighbour copy of a small mask at the full h x w size."""
-    rows = np.minimum(np.arange(h) // factor, mask.shape[0] - 1)
-    cols = np.minimum(np.arange(w) // factor, mask.shape[1] - 1)
-    return mask[rows[:, None], cols[None, :]]
+    """Nearest-neighbour copy of a small mask at the full h x w size (a dropped partial block repeats the last)."""
+    big = mask.repeat(factor, axis=0).repeat(factor, axis=1)
+    if big.shape != (h, w):
+        big = np.pad(big, ((0, max(0, h - big.shape[0])), (0, max(0, w - big.shape[1]))), mode="edge")[:h, :w]
+    return big
 
 
 def _is_lighter(ratio: np.ndarray, garment: np.ndarray) -> bool:
@@ -427,11 +436,11 @@ def _is_lighter(ratio: np.ndarray, garment: np.ndarray) -> bool:
 
 def fashion_intensity(found: GarmentMask) -> np.ndarray:
     """Fashion-MNIST's look (step 7): float32 HxW in [0, 1], light garment on black, shading kept."""
-    if found.linear.shape[2] == 3:
-        luma = found.linear @ _LUMA_LINEAR - FLARE
-        luma_bg = found.background @ _LUMA_LINEAR - FLARE
+    if found.linear.shape[0] == 3:
+        luma = _dot(found.linear, _LUMA_LINEAR[:, None, None]) - FLARE
+        luma_bg = _dot(found.background, _LUMA_LINEAR[:, None, None]) - FLARE
     else:
-        luma, luma_bg = found.linear[..., 0] - FLARE, found.background[..., 0] - FLARE
+        luma, luma_bg = found.linear[0] - FLARE, found.background[0] - FLARE
     luma, luma_bg = np.maximum(luma, 0.0), np.maximum(luma_bg, 1e-3)
     if found.lighter:
         value = luma ** (1 / 2.2) - luma_bg ** (1 / 2.2)
