@@ -447,25 +447,23 @@ def _is_lighter(ratio: np.ndarray, garment: np.ndarray) -> bool:
 
 
 def fashion_intensity(found: GarmentMask) -> np.ndarray:
-    """Fashion-MNIST's look (step 7): float32 HxW in [0, 1], light garment on black, shading kept."""
-    if found.linear.shape[0] == 3:
-        luma = _dot(found.linear, _LUMA_LINEAR[:, None, None]) - FLARE
-        luma_bg = _dot(found.background, _LUMA_LINEAR[:, None, None]) - FLARE
-    else:
-        luma, luma_bg = found.linear[0] - FLARE, found.background[0] - FLARE
-    luma, luma_bg = np.maximum(luma, 0.0), np.maximum(luma_bg, 1e-3)
-    if found.lighter:
-        value = luma ** (1 / 2.2) - luma_bg ** (1 / 2.2)
-    else:
-        value = 1.0 - np.maximum(luma / luma_bg, 0.0) ** (1 / 2.2)
-    inside = value[found.core] if found.core.any() else value[found.mask]
-    low = float(np.percentile(inside, 2))
-    peak = float(np.percentile(inside, 99.5))
+    """Fashion-MNIST's look (step 7): float32 HxW in [0, 1], light garment on black, shading kept.
+
+    Worked out on the garment's own pixels only (everything else is black anyway).
+    """
+    pixels = found.core if found.core.any() else found.mask
+    weights = _LUMA_LINEAR if found.linear.shape[0] == 3 else np.ones(1, np.float32)
+    luma = np.maximum(weights @ found.linear[:, pixels] - FLARE, 0.0)
+    luma_bg = np.maximum(weights @ found.background[:, pixels] - FLARE, 1e-3)
+    # Lighter than its surface: polarity kept; darker: negated, as the dataset negated its photos.
+    value = (luma ** (1 / 2.2) - luma_bg ** (1 / 2.2)) if found.lighter else (1.0 - (luma / luma_bg) ** (1 / 2.2))
+    low, peak = (float(v) for v in np.percentile(value, (2, 99.5)))
     scaled = np.ones_like(value) if peak - low < 1e-3 else np.clip((value - low) / (peak - low), 0.0, 1.0)
-    lifted = INTENSITY_FLOOR + (1.0 - INTENSITY_FLOOR) * scaled
     # Filled holes and bridged gaps are black, as the gap between a trouser's legs and a sandal's
     # gaps are in the dataset (giving them their own tone let shadows there grey them: 1.8 points).
-    return np.where(found.core, lifted, 0.0).astype(np.float32)
+    out = np.zeros(found.mask.shape, np.float32)
+    out[pixels] = INTENSITY_FLOOR + (1.0 - INTENSITY_FLOOR) * scaled
+    return out
 
 
 def upright_angle(mask: np.ndarray) -> float:
