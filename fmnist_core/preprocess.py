@@ -703,10 +703,9 @@ def _pipeline(
     ch, cw = crop_img.shape
     side = max(ch, cw)
 
-    # Pad generously, then sample a square box centred on the object whose side makes the
-    # object's long edge OBJECT_SIZE pixels out of IMAGE_SIZE.  Float box = exact centring.
-    # Zeros around the object: enough to fill the square box and LANCZOS's reach beyond it (3 output
-    # pixels, side / 28 input pixels each), no more (a wider pad only costs time).
+    # Pad with zeros, then sample a square box centred on the object whose side makes the object's
+    # long edge OBJECT_SIZE pixels out of IMAGE_SIZE.  Float box = exact centring.  The pad fills the
+    # box and LANCZOS's reach beyond it (3 output pixels, side / 28 input pixels each), no more.
     half = side * IMAGE_SIZE / OBJECT_SIZE / 2.0
     reach = int(math.ceil(3.0 * 2.0 * half / IMAGE_SIZE)) + 2
     pad_y = int(math.ceil(half - ch / 2.0)) + reach
