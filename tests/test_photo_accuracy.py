@@ -13,10 +13,12 @@ from fmnist_core.photoset import generate_photos, score_photoset
 
 SLICE = 60
 SEED = 0
-# This slice with the shipped default model scored 86.7% (52 of 60, none refused) on 2026-12-01. The
-# floor leaves room for a retrained default model (about five more misses); the whole set's figure and
-# its target (85%) are the benchmark's.
-ACCURACY_FLOOR = 0.78
+# This slice with the shipped default model scored 86.7% (52 of 60, none refused) on 2026-12-01 before
+# the low-resolution garment finder, and 83.3% (50 of 60; LiteRT copy) after it, while the whole 500-photo
+# set went from 81.4% to 85.4%: 60 photos swing by a few either way. The floor leaves room for that and
+# for a retrained default model (five more misses); the whole set's figure and its target (85%) are the
+# benchmark's.
+ACCURACY_FLOOR = 0.75
 
 
 @pytest.mark.slow
