@@ -78,6 +78,12 @@ VARIANTS: dict[str, Variant] = {
                         {"epochs": 5}),
     "c6": Variant("stem 16, 32 @14, 96+96 @7, 6 epochs", pooled(stem(16), (32,), (96, 96)), {"epochs": 6}),
     "c5": Variant("stem 16, 32 @14, 96+96 @7, 5 epochs", pooled(stem(16), (32,), (96, 96)), {"epochs": 5}),
+    "q5": Variant("stem 16, 32 @14, 96 @7, 192+192 @3 (a third pool), 5 epochs",
+                  pooled(stem(16), (32,), (96,), (192, 192)), {"epochs": 5}),
+    "q4": Variant("stem 16, 32 @14, 96 @7, 192+192 @3 (a third pool), 4 epochs",
+                  pooled(stem(16), (32,), (96,), (192, 192)), {"epochs": 4}),
+    "q3": Variant("stem 16, 32 @14, 96 @7, 192+192 @3 (a third pool), 3 epochs",
+                  pooled(stem(16), (32,), (96,), (192, 192)), {"epochs": 3}),
     "mid4": Variant("stem 32, 48 @14, 112+112 @7, 4 epochs", pooled(stem(32), (48,), (112, 112)), {"epochs": 4}),
 }
 
