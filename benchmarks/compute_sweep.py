@@ -21,6 +21,9 @@ from typing import Any
 from fmnist_core.archspec import (
     ArchitectureSpec,
     Conv,
+    Dense,
+    Dropout,
+    Flatten,
     GlobalAvgPool,
     Layer,
     MaxPool,
@@ -54,6 +57,13 @@ def pooled(stem_layers: tuple[Layer, ...], *stages: tuple[int, ...]) -> tuple[La
     return tuple(out)
 
 
+def dense_head(stem_layers: tuple[Layer, ...], *stages: tuple[int, ...], units: int) -> tuple[Layer, ...]:
+    """As `pooled`, but the last map is flattened into a dense layer (a multiply-add per weight, the
+    cheapest place for weights) instead of global average pooling; dropout 0.2 after it."""
+    body = pooled(stem_layers, *stages)[:-1]  # without the global average pooling
+    return (*body, Flatten(), Dense(units), Dropout(0.2))
+
+
 def strided(stem_layers: tuple[Layer, ...], *stages: tuple[int, ...]) -> tuple[Layer, ...]:
     """As `pooled`, but the stem is strided (already 14x14), so the first stage has no pool before it."""
     out: list[Layer] = list(stem_layers)
@@ -84,6 +94,12 @@ VARIANTS: dict[str, Variant] = {
                   pooled(stem(16), (32,), (96,), (192, 192)), {"epochs": 4}),
     "q3": Variant("stem 16, 32 @14, 96 @7, 192+192 @3 (a third pool), 3 epochs",
                   pooled(stem(16), (32,), (96,), (192, 192)), {"epochs": 3}),
+    "q4s": Variant("stem 16, 32 @14, 96 @7, 144+144 @3 (a third pool), 4 epochs",
+                   pooled(stem(16), (32,), (96,), (144, 144)), {"epochs": 4}),
+    "d5": Variant("stem 16, 32 @14, 96 @7, flatten, dense 256, 5 epochs",
+                  dense_head(stem(16), (32,), (96,), units=256), {"epochs": 5}),
+    "d5b": Variant("stem 16, 32 @14, 96+96 @7, flatten, dense 192, 5 epochs",
+                   dense_head(stem(16), (32,), (96, 96), units=192), {"epochs": 5}),
     "mid4": Variant("stem 32, 48 @14, 112+112 @7, 4 epochs", pooled(stem(32), (48,), (112, 112)), {"epochs": 4}),
 }
 
