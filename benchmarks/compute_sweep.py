@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -165,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a further TrainConfig change (JSON value), e.g. --set epochs=4")
-    parser.add_argument("--log", type=Path, default=Path("compute_sweep.jsonl"))
+    parser.add_argument("--log", type=Path, default=Path(tempfile.gettempdir()) / "compute_sweep.jsonl",
+                        help="append one JSON line per run here (default: the temp folder, never the repository)")
     args = parser.parse_args(argv)
     extra = {key: _value(value) for key, value in (item.split("=", 1) for item in args.set)}
 
