@@ -10,13 +10,19 @@ from typing import Any
 
 from .inference_bench import photo_lines
 from .stats import speedup
+from .training_bench import THRESHOLDS as COMPUTE_THRESHOLDS
 
 # Issue #5's targets (the only constants here: every measured figure comes from the run).
 TARGET_DEFAULT_ACCURACY = 0.930
 TARGET_DEFAULT_SECONDS = 300.0
 TARGET_SPEEDUP = 10.0
 TARGET_BEST_ACCURACY = 0.945
-TARGET_PEAK_FRACTION = 0.40
+TARGET_PEAK_FRACTION = 0.55  # issue #17 item 2 (issue #5 asked for 40%)
+# Issue #17 item 1: a third of the compute today's default needed to first reach 93% (TFLOP_93_BEFORE, measured
+# by this benchmark on 2026-12-01 before the change; a count of work, so the same on every machine).
+TFLOP_93_BEFORE: float | None = 21.81  # fast_cnn, 7 epochs: 93% first at epoch 4.50 (RESULTS.md, 2026-12-01 17:55)
+TARGET_COMPUTE_93_FRACTION = 1 / 3
+TARGET_COMPUTE_ACCURACY = 0.93
 TARGET_UPLOAD_P50_MS = 15.0
 TARGET_UPLOAD_P99_MS = 40.0
 TARGET_TEST_SET_SECONDS = 3.0
@@ -43,7 +49,10 @@ TIMING_CONVENTION = (
     "'epoch ends only' looks at epoch ends alone. Per-epoch medians skip the first epoch (graph tracing). "
     "CPU/wall = process CPU seconds / wall seconds of an epoch (about the number of cores kept busy; 1.0 = "
     "one core only). The 300 s target is judged on the fit wall-clock: training plus each epoch's "
-    "validation pass."
+    "validation pass. After 86%, the test set is checked every quarter epoch (and at every epoch end) until "
+    "93% is first reached: the times and the compute to 90% and 93% are those of the first such check at or "
+    "above them. Compute (issue #17, the same on every machine) = training images processed up to that check "
+    "x multiply-adds per image x 2 FLOP per multiply-add x 3 (forward and backward), in TFLOP (10^12)."
 )
 
 
@@ -153,6 +162,15 @@ def _recipe_rows(recipe) -> dict[str, str]:
     }
 
 
+def fmt_tflop(recipe, threshold: float) -> str:
+    """'9.62 (epoch 3.50)': the compute to the first check at >= threshold, and where in the run it was."""
+    value, found = recipe.tflop_to(threshold), recipe.reached(threshold)
+    if value is None:
+        return f"not reached (> {recipe.total_tflop:.2f})" if not found.reached else "—"
+    epoch = f"{found.epoch:.0f}" if float(found.epoch).is_integer() else f"{found.epoch:.2f}"
+    return f"{value:.2f} (epoch {epoch})"
+
+
 def training_rows(report: BenchmarkReport) -> tuple[list[str], list[list[str]]]:
     recipes = report.recipes
     seed = report.recipe("seed")
@@ -188,6 +206,10 @@ def training_rows(report: BenchmarkReport) -> tuple[list[str], list[list[str]]]:
             lambda r: r.time_to_threshold.describe()),
         row("x sooner than seed to 86%", speed),
         row("time to 86%, epoch ends only", lambda r: r.time_to_threshold_by_epoch.describe()),
+        *[row(f"time to {t:.0%} test acc (training only)", lambda r, t=t: r.reached(t).describe())
+          for t in COMPUTE_THRESHOLDS[1:]],
+        *[row(f"compute to {t:.0%} test acc (TFLOP)", lambda r, t=t: fmt_tflop(r, t)) for t in COMPUTE_THRESHOLDS],
+        row("compute, whole run (TFLOP)", lambda r: f"{r.total_tflop:.2f}"),
         row("final test accuracy (after training)", lambda r: fmt_pct(r.test_accuracy)),
         row("best epoch test accuracy", best_epoch),
         row("s / epoch, wall (median, incl. test pass)", lambda r: fmt_seconds(r.epoch_seconds, 2)),
@@ -339,6 +361,26 @@ def _peak_fraction(report: BenchmarkReport) -> tuple[str, str]:
     return measured, _verdict(fraction >= TARGET_PEAK_FRACTION)
 
 
+def _compute_to_93(report: BenchmarkReport) -> tuple[str, str]:
+    default = report.recipe("default")
+    if TFLOP_93_BEFORE is None:
+        return f"TFLOP {fmt_tflop(default, TARGET_COMPUTE_ACCURACY)}", "not judged (no 'before' figure recorded)"
+    limit = TFLOP_93_BEFORE * TARGET_COMPUTE_93_FRACTION
+    value = default.tflop_to(TARGET_COMPUTE_ACCURACY)
+    measured = (f"TFLOP {fmt_tflop(default, TARGET_COMPUTE_ACCURACY)}, final {fmt_pct(default.test_accuracy)} "
+                f"(before: {TFLOP_93_BEFORE:.2f} TFLOP)")
+    final_ok = default.test_accuracy is not None and default.test_accuracy >= TARGET_COMPUTE_ACCURACY
+    return measured, _verdict(value is not None and value <= limit and final_ok)
+
+
+def _compute_wanted() -> str:
+    final = f"final >= {TARGET_COMPUTE_ACCURACY:.1%}"
+    if TFLOP_93_BEFORE is None:
+        return f"a third of the compute today's default needs to {TARGET_COMPUTE_ACCURACY:.0%} test accuracy, {final}"
+    return (f"<= {TFLOP_93_BEFORE * TARGET_COMPUTE_93_FRACTION:.2f} TFLOP to {TARGET_COMPUTE_ACCURACY:.0%} test "
+            f"accuracy (a third of the {TFLOP_93_BEFORE:.2f} before), {final}")
+
+
 def _best_accuracy(report: BenchmarkReport) -> tuple[str, str]:
     acc = report.recipe("best").test_accuracy
     return fmt_pct(acc), _verdict(acc is not None and acc >= TARGET_BEST_ACCURACY)
@@ -380,6 +422,8 @@ TARGETS: tuple[Target, ...] = (
            _slowest_first_visit),
     Target("switch to a visited page (median)", f"<= {TARGET_APP_SWITCH_SECONDS:.0f} s", "app",
            _limit(lambda r: r.app.switch_median_seconds, _seconds(), at_most=TARGET_APP_SWITCH_SECONDS)),
+    Target("default recipe: compute to 93% (#17)", _compute_wanted(), "default", _compute_to_93,
+           judged_in_quick=False),
 )
 
 
@@ -416,7 +460,7 @@ def evaluate_targets(report: BenchmarkReport) -> list[TargetCheck]:
     return checks
 
 
-TARGET_HEADERS = ["target (issue #5)", "wanted", "measured", "result"]
+TARGET_HEADERS = ["target (issues #5, #17)", "wanted", "measured", "result"]
 
 
 def target_rows(checks: Sequence[TargetCheck]) -> list[list[str]]:

@@ -43,6 +43,7 @@ class ThresholdTime:
     epoch: float | None  # epochs of training (fractional for a mid-epoch checkpoint) when first reached
     seconds: float  # cumulative train_seconds up to that point, or over all epochs when not reached
     epochs_run: int
+    images: float | None = None  # training images processed up to that point (None: not recorded)
 
     def describe(self) -> str:
         if self.reached:
@@ -73,14 +74,20 @@ def time_to_threshold_checkpoints(
     *,
     epochs_run: int,
     total_seconds: float,
+    images: Sequence[float] | None = None,
+    total_images: float | None = None,
 ) -> ThresholdTime:
-    """The training clock at the first test checkpoint (mid-epoch or epoch-end) at >= threshold."""
+    """The training clock (and the training images processed, when given) at the first test checkpoint
+    (mid-epoch or epoch-end) at >= threshold; when never reached, the whole run's."""
     if not len(accuracies) == len(clock_seconds) == len(epochs):
         raise ValueError("checkpoint accuracies, seconds and epochs must have one value per checkpoint")
-    for accuracy, seconds, epoch in zip(accuracies, clock_seconds, epochs):
+    if images is not None and len(images) != len(accuracies):
+        raise ValueError("checkpoint images must have one value per checkpoint")
+    for index, (accuracy, seconds, epoch) in enumerate(zip(accuracies, clock_seconds, epochs)):
         if float(accuracy) >= threshold:
-            return ThresholdTime(threshold, True, float(epoch), float(seconds), epochs_run)
-    return ThresholdTime(threshold, False, None, float(total_seconds), epochs_run)
+            seen = float(images[index]) if images is not None else None
+            return ThresholdTime(threshold, True, float(epoch), float(seconds), epochs_run, seen)
+    return ThresholdTime(threshold, False, None, float(total_seconds), epochs_run, total_images)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,12 @@ def speedup(slow: ThresholdTime, fast: ThresholdTime) -> SpeedupRatio:
     if slow.reached:  # the fast run took longer than all its epochs
         return SpeedupRatio(slow.seconds / fast.seconds, "upper_bound")
     return SpeedupRatio(None, "unknown")
+
+
+def training_tflop(multiply_adds: int, images: float) -> float:
+    """Training compute in TFLOP (issue #17): images x multiply-adds per image x 2 FLOP x 3 (forward and
+    backward). A count of work, not of time: the same on every machine."""
+    return 3.0 * 2.0 * float(multiply_adds) * float(images) / 1e12
 
 
 def training_flops_per_second(multiply_adds: int, images_per_second: float) -> float:

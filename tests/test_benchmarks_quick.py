@@ -265,6 +265,20 @@ def test_targets_pass_and_fail_from_measured_figures():
     assert failing["best recipe: accuracy"] == rep.PASS
 
 
+def test_compute_to_93_is_judged_against_a_third_of_the_figure_before(monkeypatch):
+    report = _report()  # default: 20M multiply-adds, 93% first at epoch 3 of 60,000 images: 21.6 TFLOP
+    default = report.recipe("default")
+    assert default.tflop_to(0.93) == pytest.approx(6 * 20e6 * 180_000 / 1e12)
+    assert rep.fmt_tflop(default, 0.93) == "21.60 (epoch 3)"
+    assert rep.fmt_tflop(report.recipe("seed"), 0.93) == "not reached (> 1.08)"
+    monkeypatch.setattr(rep, "TFLOP_93_BEFORE", 66.0)
+    assert _statuses(report)["default recipe: compute to 93% (#17)"] == rep.PASS
+    monkeypatch.setattr(rep, "TFLOP_93_BEFORE", 60.0)
+    assert _statuses(report)["default recipe: compute to 93% (#17)"] == rep.FAIL
+    monkeypatch.setattr(rep, "TFLOP_93_BEFORE", 66.0)
+    assert _statuses(_report(default_acc=0.929))["default recipe: compute to 93% (#17)"] == rep.FAIL
+
+
 def test_a_slow_first_visit_fails_its_target_and_names_the_page():
     report = _report()
     report.app.first_visits.append(PageTiming("Predictions", "/predictions", "Predictions", 9.7))
@@ -302,7 +316,7 @@ def test_text_and_markdown_reports_show_every_section():
     markdown = rep.render_markdown(report)
     assert markdown.startswith("## 2030-01-02 03:04:05 UTC")
     assert "Command: `python -m benchmarks`" in markdown
-    assert "| target (issue #5) | wanted | measured | result |" in markdown
+    assert "| target (issues #5, #17) | wanted | measured | result |" in markdown
     assert "### Training" in markdown and "### Inference" in markdown and "### App" in markdown
     for line in markdown.splitlines():
         if line.startswith("|"):

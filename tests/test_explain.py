@@ -40,7 +40,7 @@ def test_images(real_dataset):
 def test_layer_table_totals_match_registry(name, mirror):
     from fmnist_core.explain.layers import LayerKind, layer_table
     from fmnist_core.mirror import mirror_averaged
-    from fmnist_core.models import build_model, describe, multiply_adds
+    from fmnist_core.models import build_model, describe, get_architecture, multiply_adds
 
     model = build_model(name)
     if mirror:
@@ -54,7 +54,8 @@ def test_layer_table_totals_match_registry(name, mirror):
     assert LayerKind.CONV in kinds and LayerKind.DENSE in kinds
     assert all(row.role and row.output_shape for row in table.rows)
     convs = [row for row in table.rows if row.type == "Conv2D"]
-    assert convs[0].role.startswith("3x3 convolution: 32 feature maps")
+    first_filters = get_architecture(name).spec.layers[0].filters  # every built-in network starts with a conv
+    assert convs[0].role.startswith(f"3x3 convolution: {first_filters} feature maps")
     assert all(row.multiply_adds > 0 for row in convs)
     if mirror:
         assert all(row.path.startswith("mirror_average/") and row.depth >= 1 for row in table.rows)

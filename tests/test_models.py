@@ -30,10 +30,24 @@ PRE_SPEC_COUNTS = {
     "wide_cnn": (279_722, 21_903_104),
     "large_cnn": (622_058, 53_514_624),
 }
+# lean_cnn (issue #17), by hand: stem conv 16 at 28x28 (bias); conv-BN 32 at 14x14, 96 at 7x7, 192 and 192 at
+# 3x3 (no bias; batch norm keeps 4 numbers per channel); dense 10 after global average pooling.
+LEAN_CNN_PARAMETERS = ((16 * 9 + 16) + (16 * 9 * 32 + 4 * 32) + (32 * 9 * 96 + 4 * 96) + (96 * 9 * 192 + 4 * 192)
+                       + (192 * 9 * 192 + 4 * 192) + (192 * 10 + 10))
+LEAN_CNN_MULTIPLY_ADDS = (28 * 28 * 9 * 16 + 14 * 14 * 9 * 16 * 32 + 7 * 7 * 9 * 32 * 96 + 3 * 3 * 9 * 96 * 192
+                          + 3 * 3 * 9 * 192 * 192 + 192 * 10)
+# lite_cnn (issue #17, the default): the same stem and 14x14 stage, conv-BN 96 at 7x7, then the 7x7x96 map
+# flattened into dense 256 (bias), dropout, dense 10.
+LITE_CNN_PARAMETERS = ((16 * 9 + 16) + (16 * 9 * 32 + 4 * 32) + (32 * 9 * 96 + 4 * 96) + (7 * 7 * 96 * 256 + 256)
+                       + (256 * 10 + 10))
+LITE_CNN_MULTIPLY_ADDS = (28 * 28 * 9 * 16 + 14 * 14 * 9 * 16 * 32 + 7 * 7 * 9 * 32 * 96 + 7 * 7 * 96 * 256
+                          + 256 * 10)
+COUNTS = {**PRE_SPEC_COUNTS, "lean_cnn": (LEAN_CNN_PARAMETERS, LEAN_CNN_MULTIPLY_ADDS),
+          "lite_cnn": (LITE_CNN_PARAMETERS, LITE_CNN_MULTIPLY_ADDS)}
 
 
 def test_registry_names():
-    assert set(ARCHITECTURES) == {"seed_cnn", "fast_cnn", "wide_cnn", "large_cnn"}
+    assert set(ARCHITECTURES) == {"seed_cnn", "fast_cnn", "lean_cnn", "lite_cnn", "wide_cnn", "large_cnn"}
     for name, arch in ARCHITECTURES.items():
         assert arch.name == name and arch.title and arch.description
         assert arch.spec.name == name and arch.spec.title == arch.title
@@ -59,10 +73,10 @@ def test_registry_round_trips_with_identical_counts(name):
     assert spec == arch.spec
     table = layer_table(spec)
     model = build_model(name)
-    assert (table.parameters, table.multiply_adds) == PRE_SPEC_COUNTS[name]
-    assert (model.count_params(), multiply_adds(model)) == PRE_SPEC_COUNTS[name]
+    assert (table.parameters, table.multiply_adds) == COUNTS[name]
+    assert (model.count_params(), multiply_adds(model)) == COUNTS[name]
     summary = describe(name)
-    assert (summary.parameters, summary.multiply_adds) == PRE_SPEC_COUNTS[name]
+    assert (summary.parameters, summary.multiply_adds) == COUNTS[name]
     # Every layer's inferred output shape is the shape Keras gives it.
     keras_shapes = [tuple(layer.output.shape[1:]) for layer in model.layers[1:-2]]
     assert keras_shapes == [row.output_shape for row in table.rows[1:-1]]

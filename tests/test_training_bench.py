@@ -115,3 +115,32 @@ def test_test_monitor_can_end_the_run_at_the_target(synthetic_dataset, tmp_store
     assert result.status == RunStatus.STOPPED
     assert result.history["monitor_epochs"] == [0.25]
     assert tmp_store.get(result.run.run_id).epochs_completed == 0
+
+
+def test_test_monitor_checks_every_fraction_of_an_epoch_after_the_first_target(synthetic_dataset, tmp_store):
+    """Issue #17: after 86%, quarter-epoch checks time 90% and 93%; each check records the images so far."""
+    # 1,000 images, 20 steps of 50 per epoch: 0% is reached at the first fine check (step 5); then checks at
+    # every half epoch (steps 10 and 20 of each epoch) until 101%, which is never reached.
+    monitor = TestMonitor(every_images=250, until_accuracy=0.0, then_every_epochs=0.5, then_until_accuracy=1.01)
+    history = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store, callbacks=[monitor]).history
+    assert history["monitor_epochs"] == [0.25, 0.5, 1.0, 1.5, 2.0]
+    assert history["monitor_images"] == [250, 500, 1000, 1500, 2000]
+    # Once the second target is reached, only the epoch ends are checked.
+    monitor = TestMonitor(every_images=250, until_accuracy=0.0, then_every_epochs=0.5, then_until_accuracy=0.0)
+    history = train(SYNTHETIC_CONFIG, dataset=synthetic_dataset, store=tmp_store, callbacks=[monitor]).history
+    assert history["monitor_epochs"] == [0.25, 1.0, 2.0]
+
+
+def test_compute_to_a_threshold_counts_the_images_up_to_the_first_check_reaching_it():
+    history = {"train_seconds": [10.0, 10.0], "monitor_epochs": [0.5, 1.0, 1.5, 2.0],
+               "monitor_images": [1000.0, 2000.0, 3000.0, 4000.0], "monitor_seconds": [5.0, 10.0, 15.0, 20.0],
+               "monitor_test_accuracy": [0.85, 0.91, 0.89, 0.935]}
+    result = RecipeResult(name="default", architecture="fast_cnn", config={}, train_images=2000,
+                          multiply_adds=1_000_000, parameters=1, history=history, test_accuracy=0.935,
+                          fit_wall_seconds=21.0)
+    # 6 FLOP per multiply-add per training image (2 per multiply-add, x3 forward and backward)
+    assert result.tflop_to(0.90) == pytest.approx(6 * 1e6 * 2000 / 1e12)
+    assert result.reached(0.90).epoch == 1.0 and result.reached(0.90).seconds == 10.0
+    assert result.tflop_to(0.93) == pytest.approx(6 * 1e6 * 4000 / 1e12)
+    assert result.tflop_to(0.95) is None
+    assert result.total_tflop == pytest.approx(6 * 1e6 * 4000 / 1e12)

@@ -61,6 +61,7 @@ class TrainingContext:
     history: dict[str, list[float]]
     clock: TrainingClock
     weights: WeightAverage
+    train_images: int = 0  # training images per epoch (benchmarks count the compute spent from it)
     epoch_metrics: dict[str, float] = field(default_factory=dict)
 
 

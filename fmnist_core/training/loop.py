@@ -172,7 +172,8 @@ def _fit_and_save(
             effective_ema_momentum(config.ema_momentum, config.epochs * steps_per_epoch),
             calibration_sample(x_train, seed=config.seed),
         )
-        context = TrainingContext(config, dataset, steps_per_epoch, history, TrainingClock(), weights)
+        context = TrainingContext(config, dataset, steps_per_epoch, history, TrainingClock(), weights,
+                                  train_images=len(y_train))
         time_left = TimeLeft(batch_size=config.batch_size, validation_images=len(y_val),
                              test_images=len(dataset.y_test))
         progress = ProgressCallback(
