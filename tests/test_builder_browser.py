@@ -35,6 +35,9 @@ def fill(page, label: str, value, nth: int = 0) -> None:
     box = page.get_by_label(label, exact=True).nth(nth)
     box.fill(str(value))
     box.press("Enter")
+    # The rerun Enter triggers starts a moment later: waiting for idle at once can pass before it has
+    # begun, and the next edit then lands mid-rerun (Streamlit's own e2e helpers wait briefly first too).
+    page.wait_for_timeout(300)
     settle(page)
     assert box.input_value() == str(value)
 
