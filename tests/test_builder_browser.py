@@ -28,6 +28,10 @@ NAME = "browser_net"
 
 
 def settle(page) -> None:
+    # The rerun an edit or a click triggers starts a moment later: waiting for idle at once can pass before
+    # it has begun, and the next edit then lands mid-rerun and is overwritten (Streamlit's own e2e helpers
+    # also wait briefly before waiting for the app to finish).
+    page.wait_for_timeout(300)
     page.wait_for_function(SETTLED_JS, polling=100, timeout=TIMEOUT_MS)
 
 
@@ -35,9 +39,6 @@ def fill(page, label: str, value, nth: int = 0) -> None:
     box = page.get_by_label(label, exact=True).nth(nth)
     box.fill(str(value))
     box.press("Enter")
-    # The rerun Enter triggers starts a moment later: waiting for idle at once can pass before it has
-    # begun, and the next edit then lands mid-rerun (Streamlit's own e2e helpers wait briefly first too).
-    page.wait_for_timeout(300)
     settle(page)
     assert box.input_value() == str(value)
 
