@@ -437,6 +437,18 @@ def test_time_left_waits_for_a_rate_then_counts_validation_and_the_final_evaluat
     assert left.seconds(11.5, batches_left=4, validations_left=2) == pytest.approx(2.0 + 8.0 + 0.5 / 300 * 6000 + 1.0)
 
 
+def test_time_left_is_given_on_a_fast_machine_after_enough_batches_within_the_first_second():
+    from fmnist_core.training.callbacks import TimeLeft
+
+    left = TimeLeft(batch_size=32, validation_images=300, test_images=600)
+    left.batch_done(0.0)  # the first batch (tracing)
+    for n in range(1, TimeLeft.ENOUGH_BATCHES + 1):  # 10 ms per batch: 20 batches in 0.2 s
+        left.batch_done(n * 0.01)
+        estimate = left.seconds(n * 0.01, batches_left=5, validations_left=1)
+        assert (estimate is None) == (n < TimeLeft.ENOUGH_BATCHES)
+    assert estimate is not None and estimate > 5 * 0.01
+
+
 def test_terminal_progress_says_estimating_before_the_first_estimate():
     import io
 

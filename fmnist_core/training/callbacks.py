@@ -134,7 +134,10 @@ class TimeLeft:
     Before a validation pass has been timed, those are guessed from the training rate: a forward pass
     costs about a third of a training step per image."""
 
-    MIN_BATCHES, MIN_SECONDS = 3, 1.0  # before this much, the estimate is not given ("estimating")
+    # The estimate is given ("estimating" before) once at least MIN_BATCHES are timed and either
+    # MIN_SECONDS have passed or ENOUGH_BATCHES are timed: a fast machine may finish a short epoch
+    # within a second, and its last batches must still say how long the evaluation will take.
+    MIN_BATCHES, MIN_SECONDS, ENOUGH_BATCHES = 3, 1.0, 20
 
     def __init__(self, *, batch_size: int, validation_images: int, test_images: int) -> None:
         self.batch_size, self.validation_images, self.test_images = batch_size, validation_images, test_images
@@ -151,7 +154,7 @@ class TimeLeft:
     def seconds(self, now: float, batches_left: int, validations_left: int) -> float | None:
         if self.first_batch_end is None or self.batches_timed < self.MIN_BATCHES:
             return None
-        if now - self.first_batch_end < self.MIN_SECONDS:
+        if now - self.first_batch_end < self.MIN_SECONDS and self.batches_timed < self.ENOUGH_BATCHES:
             return None
         per_batch = (now - self.first_batch_end) / self.batches_timed
         per_image_forward = per_batch / self.batch_size / 3.0
