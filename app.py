@@ -13,6 +13,7 @@ import streamlit as st
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any page imports TensorFlow
 
+from ui.chart_preload import preload_chart_code
 from ui.layout import sidebar_active_model
 from ui.navigation import HOME_KEY, PAGES
 from ui.warmup import start_warm_up
@@ -35,3 +36,4 @@ start_warm_up()  # once per process, in the background: data, TensorFlow, the de
 current = st.navigation(sections, position="sidebar")
 sidebar_active_model()
 current.run()
+preload_chart_code()  # after the page: Plotly's browser code loads while the user reads it

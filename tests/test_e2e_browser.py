@@ -272,6 +272,21 @@ def test_home_shows_its_metrics_and_command_whole_and_a_local_tab_icon(app, page
     assert all(href.startswith((app.server.url, "data:")) for href in icon), f"the tab icon is fetched from {icon}"
 
 
+def test_home_loads_the_chart_code_in_the_background_before_any_chart_page(app, page):
+    """ui/chart_preload.py: Home shows no Plotly chart, yet once it is idle the browser has fetched and
+    evaluated Streamlit's Plotly chunk, so the first page with a chart does not pay for it (issue #11 item 7)."""
+    from ui.chart_preload import plotly_chunk_name
+
+    chunk = plotly_chunk_name()
+    assert chunk, "the installed Streamlit's Plotly chunk was not found: ui/chart_preload.py needs a look"
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 0  # Home itself draws no chart
+    page.wait_for_function("() => window.__fmnistChartPreload instanceof Promise", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "(chunk) => performance.getEntriesByType('resource').some(e => e.name.endsWith('/' + chunk))",
+        arg=chunk, timeout=TIMEOUT_MS)
+    assert page.evaluate("async () => await window.__fmnistChartPreload") is True, "the chunk failed to evaluate"
+
+
 def test_the_draw_tab_gives_the_probability_chart_room(app, page):
     open_page(page, page_spec("Classify"))
     canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas').last  # fabric.js's top canvas

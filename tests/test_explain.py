@@ -354,3 +354,36 @@ def test_work_is_sized_to_the_model():
     assert (light.samples, light.stride, len(light._masks)) == (24, 2, 144)
     assert (heavy.samples, heavy.stride, len(heavy._masks)) == (8, 4, 49)
     assert heavy._masks.sum(axis=0).min() >= 1  # every pixel is covered by some patch
+
+
+# ---------------------------------------------------------------- Grad-CAM's layer
+@pytest.mark.parametrize("name", _arch_names())
+def test_gradcam_uses_the_last_conv_map_of_at_least_7x7(name):
+    """lean_cnn ends on a 3x3 map (a third pooling): Grad-CAM must use its 7x7 stage instead; every
+    other registry network's last conv map is already 7x7 or larger and is used as before."""
+    from fmnist_core.explain.activations import stage_specs
+    from fmnist_core.explain.attribution import GRADCAM_MIN_MAP, last_conv_stage
+    from fmnist_core.explain.layers import LayerKind
+    from fmnist_core.models import build_model
+
+    core = build_model(name)
+    layer, tensor = last_conv_stage(core)
+    assert min(tensor.shape[1], tensor.shape[2]) >= GRADCAM_MIN_MAP
+    specs, tensors = stage_specs(core)
+    convs = [(s.name, t) for s, t in zip(specs, tensors) if s.kind == LayerKind.CONV and len(t.shape) == 4]
+    after = convs[[n for n, _ in convs].index(layer) + 1:]
+    assert all(min(t.shape[1], t.shape[2]) < GRADCAM_MIN_MAP for _, t in after)
+    assert bool(after) == (name == "lean_cnn")
+
+
+def test_gradcam_falls_back_to_the_last_conv_when_every_map_is_small():
+    import keras
+
+    from fmnist_core.explain.attribution import last_conv_stage
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.MaxPooling2D(7),
+                              keras.layers.Conv2D(4, 3, padding="same", name="small_a"),
+                              keras.layers.Conv2D(4, 3, padding="same", name="small_b"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")])
+    name, tensor = last_conv_stage(model)
+    assert name == "small_b" and tuple(tensor.shape[1:3]) == (4, 4)

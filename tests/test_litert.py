@@ -50,10 +50,12 @@ def test_shipped_default_litert_agrees_with_keras_on_the_test_set(real_dataset, 
     predictor = load_predictor(store, DEFAULT_RUN_ID, export_missing=False)
     assert predictor.backend_name == "litert"
     litert = predictor.predict_many(real_dataset.x_test)
-    keras_probs = store.load_model(DEFAULT_RUN_ID).predict(
+    # The reference is the float32 evaluation of the saved model (the figure of record, and the precision
+    # the export computes in); a model trained in bfloat16 differs from itself in float32 on a few images.
+    keras_probs = store.load_model(DEFAULT_RUN_ID, float32=True).predict(
         real_dataset.x_test[..., None] / 255.0, batch_size=1000, verbose=0)
     agreement = float(np.mean(litert.argmax(1) == keras_probs.argmax(1)))
-    print(f"LiteRT vs Keras (as saved, mixed precision): {agreement:.4%} of 10,000 agree")
+    print(f"LiteRT vs Keras (float32): {agreement:.4%} of 10,000 agree")
     assert agreement >= 0.999
     assert abs(float(np.mean(litert.argmax(1) == real_dataset.y_test)) - run.test_accuracy) < 0.002
 
