@@ -30,6 +30,7 @@ from fmnist_core.archspec import (
     MaxPool,
     layer_table,
 )
+from fmnist_core.augmentation import AugmentationConfig
 from fmnist_core.models import conv_bn_relu
 
 
@@ -129,7 +130,10 @@ def run_variant(name: str, variant: Variant, *, seed: int, extra: dict[str, Any]
 
     from .training_bench import THRESHOLDS, RecipeResult, test_monitor
 
-    config = PRESETS["default"].with_changes(seed=seed, **variant.changes, **extra)
+    changes = {**variant.changes, **extra}
+    if isinstance(changes.get("augmentation"), dict):  # --set augmentation='{"horizontal_flip": true}'
+        changes["augmentation"] = AugmentationConfig.from_dict(changes["augmentation"])
+    config = PRESETS["default"].with_changes(seed=seed, **changes)
     if variant.layers is not None:
         spec = ArchitectureSpec(f"x_{name}", variant.layers, name, variant.description)
         config = config.with_changes(architecture=spec.name, architecture_spec=spec)
@@ -151,7 +155,7 @@ def run_variant(name: str, variant: Variant, *, seed: int, extra: dict[str, Any]
     return {
         "variant": name,
         "description": variant.description,
-        "changes": {**variant.changes, **extra},
+        "changes": {key: value.to_dict() if hasattr(value, "to_dict") else value for key, value in changes.items()},
         "seed": seed,
         "multiply_adds": multiply_adds,
         "parameters": parameters,
