@@ -15,7 +15,7 @@ from fmnist_core.errors import EmptyImageError, UnsupportedImageError
 from fmnist_core.garment import label_components
 from fmnist_core.overlay import CROP_COLOUR, OUTLINE_COLOUR, outline_overlay
 from fmnist_core.photoset import generate_photos, read_manifest, render_photo, write_photoset
-from fmnist_core.preprocess import preprocess_upload
+from fmnist_core.preprocess import _work_array, preprocess_upload
 
 
 def jpeg(image: Image.Image, quality: int = 85, **params: object) -> bytes:
@@ -146,6 +146,29 @@ def test_sideways_photo_with_exif_is_upright() -> None:
     assert result.original.shape[0] > result.original.shape[1]
     left, top, right, bottom = result.box
     assert bottom - top > 2 * (right - left)
+
+
+def test_small_jpeg_is_worked_small_and_shown_at_display_size() -> None:
+    # A 600x600 JPEG is decoded at 150x150 for the work (quarter scale, no resize) and again at half
+    # scale, only when shown, for the display copy.
+    base = surface((600, 600), (225, 220, 210))
+    result = preprocess_upload(jpeg(with_garment(base, rect(150, 100, 450, 500), (40, 60, 130))))
+    assert result.mask.shape == (150, 150)
+    assert result.original.shape == (300, 300, 3) and not result.original.flags.writeable
+    assert box_fraction_error(result.box, (150 / 600, 100 / 600, 450 / 600, 500 / 600)) < 0.03
+
+
+def test_grey_rgb_picture_is_classified_like_its_grayscale_copy() -> None:
+    # Equal channels are worked as one plane: the same input to the model as the grayscale file's.
+    base = surface((300, 240), (200, 200, 200))
+    grey = with_garment(base, rect(60, 40, 180, 260), (50, 50, 50)).convert("L")
+    as_rgb = preprocess_upload(jpeg(grey.convert("RGB"), quality=95))
+    as_l = preprocess_upload(jpeg(grey, quality=95))
+    assert as_rgb.original.ndim == 3 and as_l.original.ndim == 2
+    assert np.abs(as_rgb.model_input - as_l.model_input).max() < 0.05
+    assert _work_array(grey.convert("RGB")).ndim == 2  # one plane...
+    tinted = surface((300, 240), (200, 190, 170))
+    assert _work_array(Image.fromarray(tinted.astype(np.uint8))).ndim == 3  # ...only when the channels are equal
 
 
 # --------------------------------------------------------------------------- crop and overlay
