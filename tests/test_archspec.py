@@ -210,7 +210,7 @@ def test_train_config_carries_a_custom_spec_through_json():
     config = TrainConfig(architecture="cfg_net", architecture_spec=net)
     assert config.resolved_architecture_spec() == net
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    assert TrainConfig().resolved_architecture_spec() == ARCHITECTURES["fast_cnn"].spec
+    assert TrainConfig().resolved_architecture_spec() == ARCHITECTURES["slim_cnn"].spec
     with pytest.raises(ConfigError, match="does not match"):
         TrainConfig(architecture="fast_cnn", architecture_spec=net)
     with pytest.raises(ArchitectureSpecError, match="Layer 1 \\(dense\\)"):

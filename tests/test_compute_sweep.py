@@ -27,7 +27,9 @@ def test_every_variant_is_a_valid_network(name):
 def test_the_registry_networks_are_the_measured_variants():
     assert ARCHITECTURES["lean_cnn"].spec.layers == VARIANTS["q5"].layers
     assert ARCHITECTURES["lite_cnn"].spec.layers == VARIANTS["d5"].layers
+    assert ARCHITECTURES["slim_cnn"].spec.layers == VARIANTS["p5"].layers == VARIANTS["p6"].layers
     assert (VARIANTS["q5"].changes, VARIANTS["d5"].changes) == ({"epochs": 5}, {"epochs": 5})
+    assert VARIANTS["p6"].changes == {"epochs": 6}
 
 
 def test_unknown_variants_are_refused(capsys):

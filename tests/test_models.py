@@ -36,18 +36,26 @@ LEAN_CNN_PARAMETERS = ((16 * 9 + 16) + (16 * 9 * 32 + 4 * 32) + (32 * 9 * 96 + 4
                        + (192 * 9 * 192 + 4 * 192) + (192 * 10 + 10))
 LEAN_CNN_MULTIPLY_ADDS = (28 * 28 * 9 * 16 + 14 * 14 * 9 * 16 * 32 + 7 * 7 * 9 * 32 * 96 + 3 * 3 * 9 * 96 * 192
                           + 3 * 3 * 9 * 192 * 192 + 192 * 10)
-# lite_cnn (issue #17, the default): the same stem and 14x14 stage, conv-BN 96 at 7x7, then the 7x7x96 map
+# lite_cnn (issue #17): the same stem and 14x14 stage, conv-BN 96 at 7x7, then the 7x7x96 map
 # flattened into dense 256 (bias), dropout, dense 10.
 LITE_CNN_PARAMETERS = ((16 * 9 + 16) + (16 * 9 * 32 + 4 * 32) + (32 * 9 * 96 + 4 * 96) + (7 * 7 * 96 * 256 + 256)
                        + (256 * 10 + 10))
 LITE_CNN_MULTIPLY_ADDS = (28 * 28 * 9 * 16 + 14 * 14 * 9 * 16 * 32 + 7 * 7 * 9 * 32 * 96 + 7 * 7 * 96 * 256
                           + 256 * 10)
+# slim_cnn (issue #17): lean_cnn's stem and stages up to 7x7, a third pool, conv-BN 192 (3x3) and a 1x1 conv-BN
+# 192 at 3x3, dense 10 after global average pooling.
+SLIM_CNN_PARAMETERS = ((16 * 9 + 16) + (16 * 9 * 32 + 4 * 32) + (32 * 9 * 96 + 4 * 96) + (96 * 9 * 192 + 4 * 192)
+                       + (192 * 192 + 4 * 192) + (192 * 10 + 10))
+SLIM_CNN_MULTIPLY_ADDS = (28 * 28 * 9 * 16 + 14 * 14 * 9 * 16 * 32 + 7 * 7 * 9 * 32 * 96 + 3 * 3 * 9 * 96 * 192
+                          + 3 * 3 * 192 * 192 + 192 * 10)
 COUNTS = {**PRE_SPEC_COUNTS, "lean_cnn": (LEAN_CNN_PARAMETERS, LEAN_CNN_MULTIPLY_ADDS),
-          "lite_cnn": (LITE_CNN_PARAMETERS, LITE_CNN_MULTIPLY_ADDS)}
+          "lite_cnn": (LITE_CNN_PARAMETERS, LITE_CNN_MULTIPLY_ADDS),
+          "slim_cnn": (SLIM_CNN_PARAMETERS, SLIM_CNN_MULTIPLY_ADDS)}
 
 
 def test_registry_names():
-    assert set(ARCHITECTURES) == {"seed_cnn", "fast_cnn", "lean_cnn", "lite_cnn", "wide_cnn", "large_cnn"}
+    assert set(ARCHITECTURES) == {"seed_cnn", "fast_cnn", "lean_cnn", "slim_cnn", "lite_cnn", "wide_cnn",
+                                  "large_cnn"}
     for name, arch in ARCHITECTURES.items():
         assert arch.name == name and arch.title and arch.description
         assert arch.spec.name == name and arch.spec.title == arch.title

@@ -65,27 +65,18 @@ def normalise(values: np.ndarray, percentile: float | None = None) -> np.ndarray
     return np.clip(v / top, 0.0, 1.0).astype(np.float32)
 
 
-GRADCAM_MIN_MAP = 7  # the coarsest map Grad-CAM may use: 7x7 cells of 4x4 pixels each on a 28x28 image
-
-
 def last_conv_stage(core, graph=None) -> tuple[str, Any]:
-    """The name and output tensor of Grad-CAM's layer: the last spatial convolution stage whose map is at
-    least GRADCAM_MIN_MAP x GRADCAM_MIN_MAP, or the last one at all when every map is smaller.
+    """The name and output tensor of the model's last spatial convolution stage (Grad-CAM's layer).
 
-    Why not simply the last: a network that pools 7x7 down to 3x3 (lean_cnn) ends on a 3x3 map, nine
-    cells for a 28x28 image, too coarse to say where; its 7x7 stage still sees the whole garment and
-    its map is fine enough to point at a collar or a heel (measured: blanking the top 10% of pixels by
-    the 3x3 map lowered the class probability 1.99x as much as random blanking, the faithfulness test
-    wants more than 2x)."""
+    The textbook choice, kept on the evidence: for the default `slim_cnn`, whose last stage is a 3x3 map,
+    blanking the top 10% of pixels by Grad-CAM lowered the class probability 2.96x as much as a random
+    10% with this stage, against 1.59x with its 7x7 stage and 1.34x with its 14x14 one (200 test images,
+    2026-12-06): the coarse last map is the faithful one."""
     specs, tensors = stage_specs(core, graph)
-    convs = [(spec, tensor) for spec, tensor in zip(specs, tensors)
-             if spec.kind == LayerKind.CONV and len(tensor.shape) == 4]
-    if not convs:
-        raise ValueError(f"model {core.name!r} has no convolution layer, so Grad-CAM has nothing to look at")
-    fine = [(spec, tensor) for spec, tensor in convs
-            if min(int(tensor.shape[1] or 0), int(tensor.shape[2] or 0)) >= GRADCAM_MIN_MAP]
-    spec, tensor = (fine or convs)[-1]
-    return spec.name, tensor
+    for spec, tensor in zip(reversed(specs), reversed(tensors)):
+        if spec.kind == LayerKind.CONV and len(tensor.shape) == 4:
+            return spec.name, tensor
+    raise ValueError(f"model {core.name!r} has no convolution layer, so Grad-CAM has nothing to look at")
 
 
 class Attributor:
