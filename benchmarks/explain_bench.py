@@ -163,8 +163,10 @@ def run_explain_benchmark(dataset=None, *, quick: bool = False, log: Callable[[s
     dataset = dataset or load_dataset()
     images = normalize(dataset.x_test[: 50 if quick else 200])
     repeats = 5 if quick else 20
-    default = RunStore("/nonexistent-runs", pretrained_dir=PRETRAINED_DIR).load_model("default")
-    bench.latencies += measure_latency(default, "default (fast_cnn)", images[0], repeats)
+    shipped = RunStore("/nonexistent-runs", pretrained_dir=PRETRAINED_DIR)
+    default = shipped.load_model("default")
+    bench.latencies += measure_latency(default, f"default ({shipped.get('default').architecture})", images[0],
+                                       repeats)
     best = mirror_averaged(build_model("large_cnn"))
     bench.latencies += measure_latency(best, "best (large_cnn + mirror)", images[0], repeats)
     for row in bench.latencies:
