@@ -84,6 +84,8 @@ def strided(stem_layers: tuple[Layer, ...], *stages: tuple[int, ...]) -> tuple[L
     return tuple(out)
 
 
+SLIM_LAYERS = pointwise_end(stem(16), (32,), (96,), (192,), end=192)  # p5 and p6 (slim_cnn)
+
 VARIANTS: dict[str, Variant] = {
     "fast7": Variant("today's default: fast_cnn, 7 epochs"),
     "fast3": Variant("fast_cnn, 3 epochs", changes={"epochs": 3}),
@@ -108,10 +110,10 @@ VARIANTS: dict[str, Variant] = {
                   dense_head(stem(16), (32,), (96,), units=256), {"epochs": 5}),
     "d5b": Variant("stem 16, 32 @14, 96+96 @7, flatten, dense 192, 5 epochs",
                    dense_head(stem(16), (32,), (96, 96), units=192), {"epochs": 5}),
-    "p5": Variant("stem 16, 32 @14, 96 @7, 192 @3 then a 1x1 192 (a third pool), 5 epochs",
-                  pointwise_end(stem(16), (32,), (96,), (192,), end=192), {"epochs": 5}),
+    "p5": Variant("stem 16, 32 @14, 96 @7, 192 @3 then a 1x1 192 (a third pool), 5 epochs", SLIM_LAYERS,
+                  {"epochs": 5}),
     "p6": Variant("stem 16, 32 @14, 96 @7, 192 @3 then a 1x1 192 (a third pool), 6 epochs: slim_cnn, the default",
-                  pointwise_end(stem(16), (32,), (96,), (192,), end=192), {"epochs": 6}),
+                  SLIM_LAYERS, {"epochs": 6}),
     "p5w": Variant("stem 16, 32 @14, 96 @7, 256 @3 then a 1x1 256 (a third pool), 5 epochs",
                    pointwise_end(stem(16), (32,), (96,), (256,), end=256), {"epochs": 5}),
     "d6": Variant("stem 16, 32 @14, 96 @7, flatten, dense 256, 6 epochs",

@@ -230,8 +230,11 @@ def _median(values: np.ndarray, axis: int | None = None) -> np.ndarray:
     return (both.take(upper - 1, axis=axis) + both.take(upper, axis=axis)) / 2
 
 
-def _robust_sigma(values: np.ndarray) -> float:
-    return 1.4826 * float(_median(np.abs(values - _median(values)))) if values.size else 0.0
+def _robust_sigma(values: np.ndarray, centre: np.ndarray | float | None = None) -> float:
+    """1.4826 x the median absolute deviation from centre (the values' median unless given)."""
+    if not values.size:
+        return 0.0
+    return 1.4826 * float(_median(np.abs(values - (_median(values) if centre is None else centre))))
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -430,8 +433,8 @@ def _thresholds(ratio: np.ndarray, deviation: np.ndarray, edge: np.ndarray) -> _
     band_ratio = ratio.reshape(-1).take(edge)
     band_deviation = deviation.reshape(-1).take(edge)
     sigma_k = _robust_sigma(band_ratio)
-    typical = _median(band_deviation)
-    sigma_r = 1.4826 * float(_median(np.abs(band_deviation - typical))) + float(typical)
+    typical = _median(band_deviation)  # computed once: both the centre and the offset
+    sigma_r = _robust_sigma(band_deviation, typical) + float(typical)
     return _Thresholds(
         colour=max(MIN_COLOUR_DEVIATION, NOISE_SIGMAS * sigma_r),
         brighter=max(MIN_BRIGHTER, NOISE_SIGMAS * sigma_k),

@@ -203,7 +203,7 @@ class PreprocessResult:
     @functools.cached_property
     def original(self) -> np.ndarray:
         """uint8 HxW (L) or HxWx3 (RGB), at most DISPLAY_MAX_SIDE: the picture as the user sees it."""
-        picture = np.ascontiguousarray(self.display() if callable(self.display) else self.display)
+        picture = np.ascontiguousarray(_made(self.display))
         picture.setflags(write=False)
         return picture
 
@@ -332,6 +332,11 @@ def _format_label(fmt: str) -> str:
     return {"WEBP": "WebP"}.get(fmt, fmt)
 
 
+def _made(display: np.ndarray | Callable[[], np.ndarray]) -> np.ndarray:
+    """A display copy: the array itself, or what its maker returns."""
+    return display() if callable(display) else display
+
+
 def _display_copy(data: bytes, *, fallback: np.ndarray | Callable[[], np.ndarray]) -> np.ndarray:
     """The display copy of a JPEG the pipeline decoded smaller: decoded again at DRAFT_MIN_SIDE.
 
@@ -339,10 +344,9 @@ def _display_copy(data: bytes, *, fallback: np.ndarray | Callable[[], np.ndarray
     any failure falls back to the work-size copy rather than raising.
     """
     try:
-        display = _image_to_arrays(_decode(data, "JPEG", DRAFT_MIN_SIDE)[0])[0]
-        return display() if callable(display) else display
+        return _made(_image_to_arrays(_decode(data, "JPEG", DRAFT_MIN_SIDE)[0])[0])
     except Exception:  # noqa: BLE001 - a display copy must never fail a classification that succeeded
-        return fallback() if callable(fallback) else fallback
+        return _made(fallback)
 
 
 def _decode(data: bytes, fmt: str, draft_min_side: int = DRAFT_MIN_SIDE) -> tuple[Image.Image, bool]:
