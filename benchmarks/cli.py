@@ -222,14 +222,14 @@ def train_recipes(report, args, dataset):
 
 
 def run_inference(report, args, dataset, trained_default) -> None:
-    from .inference_bench import load_inference_model
+    from .inference_bench import PHOTO_SET_COUNT, load_inference_model
     from .inference_bench import run_inference as measure
 
     model, source = load_inference_model(trained_default, log=log)
     calls = (50, 5, 1) if args.quick else (200, 20, 3)
     report.inference = measure(
         model, source, dataset, upload_calls=calls[0], keras_calls=calls[1], test_set_repeats=calls[2],
-        photo_count=100 if args.quick else 500, log=log,
+        photo_count=100 if args.quick else PHOTO_SET_COUNT, log=log,
     )
     inf = report.inference
     log(
