@@ -36,12 +36,6 @@ there for a reason:
 7. **Crop, pad square, centre and scale as the dataset does**: the bounding box is centred in
    a square whose side makes its long edge OBJECT_SIZE (28) pixels, resampled with LANCZOS,
    and stretched so the brightest pixel is 1, as every Fashion-MNIST image's is 255.
-8. **Look closer at a small garment.**  The work copy is sized for the whole picture, so a
-   garment on a small part of it gets few pixels (40% of a 16:9 photo's short side is 36 of the
-   160).  When the garment found is shorter than REFINE_BELOW_SIDE work pixels, steps 4-7 run
-   again on a crop around it (REFINE_MARGIN of its size on each side), from a larger decode of
-   the file when the first one has too few pixels there, at up to WORK_MAX_SIDE pixels.  The
-   outline the user sees and can correct stays the first pass's, on the whole picture.
 
 An image that already is a Fashion-MNIST image (28x28 grayscale, a black border, the garment's long
 side filling at least DATASET_MIN_LONG_SIDE pixels: 99.9% of the test set) skips steps 4-7 and is
@@ -60,7 +54,6 @@ Only PIL and numpy are used so the module imports fast and can be tested without
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import io
 import math
@@ -120,15 +113,6 @@ WORK_MAX_SIDE: Final[int] = 160
 #: the smallest scale).  On photo sets 0-5 (3,000 photos) top-1 was 85.20% against 85.27% with the
 #: display-scale decode (DRAFT_MIN_SIDE); set 0 alone moved from 85.4% to 84.2% (a few photos swing).
 WORK_MIN_SIDE: Final[int] = 144
-#: A photo's garment whose long side in the work copy is shorter than this (40% of it) is looked at
-#: again in a close crop (the garment plus REFINE_MARGIN of its side around it, at up to WORK_MAX_SIDE
-#: pixels): a garment on 40% of a 16:9 photo's short side had 36 work pixels to make its 28x28 from.
-#: On photo sets 0-5 (3,000 photos, the shipped model) top-1 went from 86.47% to 86.97% (64) and
-#: 87.00% (100); 64 gives a second look to fewer photos (it costs about 4 ms on a 4000x3000 JPEG).
-REFINE_BELOW_SIDE: Final[int] = 64
-REFINE_MARGIN: Final[float] = 0.15
-#: ...when the file offers at least this many times the work copy's pixels there.
-REFINE_MIN_GAIN: Final[float] = 1.5
 #: The garment's long side fills this many pixels of the 28x28 frame, as in the dataset (its
 #: median garment spans all 28; a 26-pixel margin cost 3 points on the photo set).
 OBJECT_SIZE: Final[int] = IMAGE_SIZE
@@ -271,47 +255,7 @@ def preprocess_upload(
         raise CorruptImageError(
             f"The {_format_label(fmt)} file is damaged or truncated and could not be decoded."
         ) from exc
-    found = _pipeline(work, display, crop)
-    return _refined(found, data, fmt, image, reduced, work.shape[:2])
-
-
-def _refined(
-    found: PreprocessResult, data: bytes, fmt: str, image: Image.Image, reduced: bool, work_shape: tuple[int, ...]
-) -> PreprocessResult:
-    """A garment found small in the work copy, looked at again in a close crop (module docstring, step 8).
-
-    The outline shown (mask, box) stays the first pass's, on the whole picture; the model input and
-    the square crop come from the close look. Nothing changes when the file has no more pixels there
-    (a small picture) or the close look finds nothing."""
-    height, width = work_shape[0], work_shape[1]
-    left, top, right, bottom = found.box
-    garment_side = max((right - left) * width, (bottom - top) * height)
-    if garment_side >= REFINE_BELOW_SIDE:
-        return found
-    margin = REFINE_MARGIN * garment_side
-    region = (
-        max(0.0, left - margin / width), max(0.0, top - margin / height),
-        min(1.0, right + margin / width), min(1.0, bottom + margin / height),
-    )
-    in_work = max((region[2] - region[0]) * width, (region[3] - region[1]) * height)
-    share = max((region[2] - region[0]) * image.width, (region[3] - region[1]) * image.height) / max(image.size)
-    try:
-        if share * max(image.size) < WORK_MAX_SIDE and reduced:  # the JPEG was decoded small: decode larger
-            wanted = min(DISPLAY_MAX_SIDE, math.ceil(WORK_MAX_SIDE / max(share, 1e-6)))
-            larger, _ = _decode(data, fmt, wanted)
-            if larger.size[0] * image.size[1] == larger.size[1] * image.size[0]:  # the same picture, upright
-                image = larger
-        if share * max(image.size) < REFINE_MIN_GAIN * in_work:
-            return found  # the file has not enough more pixels there to be worth a second look
-        box = (
-            math.floor(region[0] * image.width), math.floor(region[1] * image.height),
-            math.ceil(region[2] * image.width), math.ceil(region[3] * image.height),
-        )
-        _, close = _image_to_arrays(image.crop(box))
-        closer = _pipeline(close, found.display)
-    except (ImageError, MemoryError, *_DECODE_ERRORS):  # a file that decoded once but not again, or no garment
-        return found
-    return dataclasses.replace(found, model_input=closer.model_input, cropped=closer.cropped, inverted=closer.inverted)
+    return _pipeline(work, display, crop)
 
 
 def _sniff_format(data: bytes) -> str:

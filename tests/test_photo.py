@@ -158,48 +158,6 @@ def test_small_jpeg_is_worked_small_and_shown_at_display_size() -> None:
     assert box_fraction_error(result.box, (150 / 600, 100 / 600, 450 / 600, 500 / 600)) < 0.03
 
 
-def _small_garment_photo(image: np.ndarray, side: int) -> bytes:
-    """A dataset garment as a navy product photo `side` pixels tall, off-centre on a 960x540 surface."""
-    garment = Image.fromarray(255 - image).resize((side, side), Image.Resampling.BICUBIC)
-    shade = np.asarray(garment, float)[..., None] / 255.0
-    cloth = np.array([40.0, 50.0, 110.0]) + shade * (np.array([225.0, 220.0, 210.0]) - [40.0, 50.0, 110.0])
-    base = surface((960, 540), (225, 220, 210))
-    base[300 : 300 + side, 600 : 600 + side] = cloth
-    return jpeg(Image.fromarray(np.clip(base, 0, 255).astype(np.uint8)), quality=90)
-
-
-def test_a_small_garment_is_looked_at_again_in_a_close_crop(real_dataset, monkeypatch) -> None:
-    """A garment on a small part of the photo has few work pixels; the close look gives the model a
-    28x28 much nearer the dataset's own image, while the outline shown stays on the whole picture."""
-    import fmnist_core.preprocess as preprocess
-
-    image = real_dataset.x_test[0]  # an ankle boot, with fine shading
-    data = _small_garment_photo(image, 200)  # 200 of 960 pixels: 33 in the 160-pixel work copy
-    closer = preprocess_upload(data)
-    monkeypatch.setattr(preprocess, "REFINE_BELOW_SIDE", 0)
-    first = preprocess_upload(data)
-    target = image.astype(np.float32)[..., None] / 255.0
-
-    def error(result) -> float:
-        return float(np.abs(result.model_input - target).mean())
-
-    assert error(closer) < 0.7 * error(first)
-    np.testing.assert_array_equal(closer.mask, first.mask)  # the outline is the first pass's
-    assert closer.box == first.box
-
-
-def test_a_garment_that_fills_the_work_copy_is_not_looked_at_again(monkeypatch) -> None:
-    import fmnist_core.preprocess as preprocess
-
-    base = surface((600, 600), (225, 220, 210))
-    data = jpeg(with_garment(base, rect(150, 100, 450, 500), (40, 60, 130)))
-    calls = []
-    monkeypatch.setattr(preprocess, "_image_to_arrays", lambda image, real=preprocess._image_to_arrays: (
-        calls.append(image.size), real(image))[1])
-    preprocess_upload(data)
-    assert calls == [(150, 150)]  # the work decode only: no close crop
-
-
 def test_grey_rgb_picture_is_classified_like_its_grayscale_copy() -> None:
     # Equal channels are worked as one plane: the same input to the model as the grayscale file's.
     base = surface((300, 240), (200, 200, 200))
