@@ -400,3 +400,21 @@ def test_race_summary_takes_the_ratio_of_medians():
     # A race that never reached the target leaves no median (and no ratio) rather than a flattering one.
     races[0] = Race("seed", 1, ThresholdTime(0.86, False, None, 500.0, 50), [1.6])
     assert "Ratio of medians" not in "\n".join(summary_lines(races, [1, 2, 3]))
+
+
+def test_litert_rows_show_the_large_photo_on_the_path_users_take():
+    from benchmarks.inference_bench import LiteRTInferenceResult, litert_report_lines
+
+    def sample(label, seconds):
+        return LatencySample(label, [seconds] * 20)
+
+    result = LiteRTInferenceResult(
+        backend="litert", cold_predict_seconds=[0.4], cold_predict_imports_tensorflow=False,
+        cold_predict_cpu_seconds=[0.5], upload=sample("u", 0.003), upload_small=sample("s", 0.0004),
+        forward=sample("f", 0.0001), test_set_seconds=[0.6], test_set_cpu_seconds=[1.1], test_set_images=10_000,
+        test_set_accuracy=0.93, agreement_with_keras=1.0,
+    )
+    assert not any("4000x3000" in line for line in litert_report_lines(result))  # not measured: no row
+    result.large_upload = sample("l", 0.0175)
+    (row,) = [line for line in litert_report_lines(result) if "4000x3000" in line]
+    assert "<= 20 ms p50" in row and "17.50 / 17.50 ms" in row
