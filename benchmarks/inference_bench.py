@@ -150,6 +150,14 @@ def _time_calls(fn: Callable[[], Any], count: int, label: str) -> LatencySample:
     return sample
 
 
+def _time_uploads(predictor, data: bytes, count: int, label: str, warmups: int = 0) -> LatencySample:
+    """Bytes -> top-3 through predictor.classify_bytes, the upload path users take: `warmups` untimed
+    calls first (results unused), then `count` timed ones."""
+    for _ in range(warmups):
+        _ = predictor.classify_bytes(data).top3
+    return _time_calls(lambda: predictor.classify_bytes(data).top3, count, label)
+
+
 def run_inference(
     model,
     model_source: str,
@@ -168,10 +176,8 @@ def run_inference(
     data = make_user_jpeg(dataset.x_test[index])
     predictor = Predictor(model)
     predictor.warm_up()
-    for _ in range(5):
-        _ = predictor.classify_bytes(data).top3  # warm-up: the full upload -> top-3 path, result unused
     log(f"[inference] model: {model_source}; upload: {len(data)} byte 600x600 JPEG; {upload_calls} calls")
-    upload = _time_calls(lambda: predictor.classify_bytes(data).top3, upload_calls, "upload -> top-3")
+    upload = _time_uploads(predictor, data, upload_calls, "upload -> top-3", warmups=5)
     preprocess = _time_calls(lambda: preprocess_upload(data), upload_calls, "preprocess only")
     one = preprocess_upload(data).model_input
     forward = _time_calls(lambda: predictor.predict(one), upload_calls, "forward only")
@@ -191,10 +197,8 @@ def run_inference(
     top3 = predictor.classify_bytes(data).top3
 
     large = make_large_photo_jpeg(dataset.x_test[index])
-    for _ in range(3):
-        predictor.classify_bytes(large)
     log(f"[inference] {LARGE_PHOTO_SIZE[0]}x{LARGE_PHOTO_SIZE[1]} JPEG: {len(large)} bytes; {upload_calls} calls")
-    large_upload = _time_calls(lambda: predictor.classify_bytes(large).top3, upload_calls, "4000x3000 -> top-3")
+    large_upload = _time_uploads(predictor, large, upload_calls, "4000x3000 -> top-3", warmups=3)
     photo_set = clean_set = None
     if photo_count:
         log(f"[inference] photo-like set: {photo_count} photos and the same images as clean product photos")
@@ -297,20 +301,15 @@ def run_litert_inference(dataset, *, keras_probabilities: np.ndarray | None = No
         f"{', '.join(f'{s:.2f}' for s in cold_cpu)} s CPU; imports TensorFlow: {imported_tf}")
     predictor = load_predictor(RunStore(), "default", export_missing=False)
     predictor.warm_up()
-    for _ in range(5):
-        _ = predictor.classify_bytes(data).top3  # warm-up: the full upload -> top-3 path, result unused
-    upload = _time_calls(lambda: predictor.classify_bytes(data).top3, upload_calls, "litert upload -> top-3")
+    upload = _time_uploads(predictor, data, upload_calls, "litert upload -> top-3", warmups=5)
     small = io.BytesIO()
     Image.fromarray(dataset.x_test[0], mode="L").save(small, format="PNG")
-    upload_small = _time_calls(lambda: predictor.classify_bytes(small.getvalue()).top3, upload_calls,
-                               "litert 28x28 PNG")
+    upload_small = _time_uploads(predictor, small.getvalue(), upload_calls, "litert 28x28 PNG")
     one = preprocess_upload(data).model_input
     forward = _time_calls(lambda: predictor.predict(one), upload_calls, "litert forward only")
     large = make_large_photo_jpeg(dataset.x_test[0])
-    for _ in range(3):
-        _ = predictor.classify_bytes(large).top3  # warm-up, result unused
-    large_upload = _time_calls(lambda: predictor.classify_bytes(large).top3, max(1, upload_calls // 4),
-                               "litert 4000x3000 -> top-3")
+    large_upload = _time_uploads(predictor, large, max(1, upload_calls // 4), "litert 4000x3000 -> top-3",
+                                 warmups=3)
     predictor.predict_many(dataset.x_test)  # warm the batch shapes
     seconds, cpu_seconds, probabilities = [], [], None
     for _ in range(test_set_repeats):
