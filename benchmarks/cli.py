@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="browser sessions in --jobs' load run, one small job each (default 10)")
     parser.add_argument("--app", type=Path, default=PROJECT_DIR / "app.py",
                         help="the Streamlit entry point (default: app.py)")
+    parser.add_argument("--keep-runs", type=Path, metavar="DIR",
+                        help="train in this runs folder and keep the runs (default: a throwaway folder); the "
+                        "shipped model is the default recipe's run of a recorded benchmark")
     parser.add_argument("--no-record", action="store_true", help="do not append the results to RESULTS.md")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help=f"results file (default: {DEFAULT_RESULTS})")
@@ -200,14 +204,15 @@ def training_plan(args: argparse.Namespace) -> list[tuple[str, int | None]]:
 
 
 def train_recipes(report, args, dataset):
-    """Train seed, default (and best) one after the other in a throwaway runs folder."""
+    """Train seed, default (and best) one after the other in a throwaway runs folder (or --keep-runs)."""
     from fmnist_core.runs import RunStore
 
     from .training_bench import benchmark_config, check_floors, run_recipe
 
     limit = args.train_limit if args.train_limit is not None else (QUICK_TRAIN_LIMIT if args.quick else None)
     trained_default = None
-    with tempfile.TemporaryDirectory(prefix="fmnist-bench-runs-") as folder:
+    with contextlib.ExitStack() as stack:
+        folder = args.keep_runs or stack.enter_context(tempfile.TemporaryDirectory(prefix="fmnist-bench-runs-"))
         store = RunStore(root=folder, pretrained_dir=None)
         for name, epochs in training_plan(args):
             config = benchmark_config(name, epochs=epochs, train_limit=limit)

@@ -156,7 +156,8 @@ def _recipe_rows(recipe) -> dict[str, str]:
         + (f", smoothing {c.get('label_smoothing')}" if c.get("label_smoothing") else ""),
         "augmentation": ", ".join(on) or "off",
         "mixed precision": "on" if c.get("mixed_precision") else "off",
-        "training images": fmt_int(recipe.train_images) + (f" (train_limit {limit})" if limit else ""),
+        "training images": fmt_int(recipe.train_images) + (f" (train_limit {limit})" if limit else "")
+        + (f" (photo renders of {c['photo_renders']:.0%} of them included)" if c.get("photo_renders") else ""),
         "validated on": "test set" if c.get("validation") == "test" else "5,000-image hold-out",
         "predictions": "mean of image and mirror image" if c.get("mirror_averaging") else "one view",
     }

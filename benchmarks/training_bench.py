@@ -245,7 +245,7 @@ def run_recipe(
     from fmnist_core.training import EpochEnd, TrainingStarted, prepare_data, train
 
     summary = describe(config.architecture)
-    train_images = len(prepare_data(config, dataset)[1])
+    train_images = len(prepare_data(config, dataset)[1])  # before photo renders; the run says the total (below)
     keras.backend.clear_session()
     log(
         f"[{name}] training {config.architecture}: {config.epochs} epochs, batch {config.batch_size}, "
@@ -269,6 +269,7 @@ def run_recipe(
     result = train(config, dataset=dataset, store=store, listener=listener, command=f"benchmarks {name}",
                    callbacks=[test_monitor()])
     model = store.load_model(result.run.run_id)
+    train_images = int(result.run.meta["train_images"])  # photo renders the pipeline kept included
     recipe = RecipeResult(
         name=name,
         architecture=config.architecture,

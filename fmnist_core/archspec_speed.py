@@ -35,10 +35,19 @@ class Throughput:
 
 
 def training_images(config: dict[str, Any]) -> int:
-    """How many images one epoch of this run config trains on."""
+    """How many images one epoch of this run config trains on, photo renders included."""
+    return _split_images(config) + photo_render_count(config)
+
+
+def _split_images(config: dict[str, Any]) -> int:
     full = TRAIN_SIZE if config.get("validation") == "test" else TRAIN_SIZE - VALIDATION_SIZE
     limit = config.get("train_limit")
     return min(full, int(limit)) if limit else full
+
+
+def photo_render_count(config: dict[str, Any]) -> int:
+    """How many photo renders this run config adds to its training set (a share of it: config.photo_renders)."""
+    return round(float(config.get("photo_renders") or 0.0) * _split_images(config))
 
 
 def run_throughput(meta: dict[str, Any], history: dict[str, list[float]]) -> float | None:

@@ -147,9 +147,16 @@ class TerminalProgress:
         self.stream = stream
 
     def __call__(self, event) -> None:
-        from .training import BatchProgress, EpochEnd, TrainingFinished, TrainingStarted
+        from .training import BatchProgress, EpochEnd, RenderProgress, TrainingFinished, TrainingStarted
 
-        if isinstance(event, TrainingStarted):
+        if isinstance(event, RenderProgress):
+            if event.done >= event.total:
+                tail = f" ready ({event.elapsed_seconds:.0f}s)" + " " * 12 + "\n"
+            else:
+                tail = " | estimating time left" if event.eta_seconds is None else f" | {event.eta_seconds:5.0f}s left "
+            self.stream.write(f"\rphoto renders {event.done:,}/{event.total:,}{tail}")
+            self.stream.flush()
+        elif isinstance(event, TrainingStarted):
             print(f"run {event.run_id}: {plural(event.epochs, 'epoch')} x "
                   f"{plural(event.steps_per_epoch, 'batch', 'batches')}", file=self.stream)
         elif isinstance(event, BatchProgress):

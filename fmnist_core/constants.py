@@ -28,6 +28,7 @@ SPLIT_SEED: int = 1234
 
 DATA_DIR_ENV: str = "FMNIST_DATA_DIR"
 RUNS_DIR_ENV: str = "FMNIST_RUNS_DIR"
+CACHE_DIR_ENV: str = "FMNIST_CACHE_DIR"
 # A folder holding the shipped default run instead of the package's, or "none" to ignore it (tests).
 PRETRAINED_DIR_ENV: str = "FMNIST_PRETRAINED_DIR"
 
@@ -61,6 +62,17 @@ def default_runs_dir() -> Path:
     """The user's runs folder: $FMNIST_RUNS_DIR, else runs/ in the project."""
     configured = os.environ.get(RUNS_DIR_ENV)
     return Path(configured).expanduser() if configured else PROJECT_DIR / "runs"
+
+
+def cache_dir() -> Path:
+    """Where derived data is kept between runs (photo renders): $FMNIST_CACHE_DIR, else the user's cache
+    folder ($XDG_CACHE_HOME or ~/.cache) / fmnist-studio. Outside the project, so one cache serves every
+    runs folder, the command line and the benchmarks."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base).expanduser() if base else Path.home() / ".cache") / "fmnist-studio"
 
 
 def pretrained_dir() -> Path | None:

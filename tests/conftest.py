@@ -5,7 +5,8 @@ Environment set up here, before fmnist_core is imported anywhere:
 - FMNIST_DATA_DIR defaults to ../shared/data/fashion-mnist beside the repository
   (CI clones the repository with ../shared beside it);
 - TF_CPP_MIN_LOG_LEVEL=2 keeps TensorFlow's start-up chatter out of the output;
-- FMNIST_RUNS_DIR points at a session temp folder, so nothing is ever written to ./runs.
+- FMNIST_RUNS_DIR and FMNIST_CACHE_DIR point at session temp folders, so nothing is ever written to
+  ./runs or to the user's cache folder.
 
 Running the tests changes no file of the repository: `git status --porcelain` is recorded when the
 session starts and compared when it ends; any difference fails the run (exit status 1) and is listed.
@@ -125,14 +126,16 @@ def require_real_data() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_runs_dir(tmp_path_factory):
-    """No test may write into the project's runs/ folder by accident."""
-    previous = os.environ.get("FMNIST_RUNS_DIR")
+    """No test may write into the project's runs/ folder, or the user's cache folder, by accident."""
+    previous = {name: os.environ.get(name) for name in ("FMNIST_RUNS_DIR", "FMNIST_CACHE_DIR")}
     os.environ["FMNIST_RUNS_DIR"] = str(tmp_path_factory.mktemp("default-runs"))
+    os.environ["FMNIST_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))  # photo renders, never the user's
     yield
-    if previous is None:
-        os.environ.pop("FMNIST_RUNS_DIR", None)
-    else:
-        os.environ["FMNIST_RUNS_DIR"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

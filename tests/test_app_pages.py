@@ -237,6 +237,15 @@ def test_augmentation_lab_updates_live_and_hands_settings_to_training(at):
     assert any("Augmentation lab" in i.value for i in at.info)
 
 
+def test_augmentation_lab_shows_an_image_as_a_photo_and_what_the_pipeline_makes_of_it(at):
+    open_page(at, "augmentation_lab")
+    assert not at.image  # rendered only when asked: it takes a moment
+    at.toggle(key="lab_show_photo").set_value(True).run()
+    no_errors(at)
+    captions = [caption for img in at.image for caption in img.captions]
+    assert captions == ["The rendered photo", "What the model is trained on (28x28)"]
+
+
 # ---------------------------------------------------------------- training
 def _quick_run_settings(app: AppTest, epochs: int) -> None:
     app.selectbox(key="tr_architecture").set_value("seed_cnn")
@@ -289,7 +298,9 @@ def test_training_shows_the_run_time_estimated_on_this_machine_before_start(at):
     open_page(at, "training")
     # The fixture's only run is a seed_cnn trained here: for another network it is the rough guide.
     first = _estimate_caption(at)
-    assert f"{PRESETS['default'].epochs} epochs of 55,000 images" in first and "1 run on this machine" in first
+    assert f"{PRESETS['default'].epochs} epochs of 66,000 images" in first and "1 run on this machine" in first
+    # 55,000 images and photo renders of a fifth of them, none made yet (the tests' cache folder is new).
+    assert any("First, 11,000 of its 11,000 photo renders are made" in c.value for c in at.caption)
     at.segmented_control(key="tr_preset").set_value("seed").run()
     no_errors(at)
     seed = _estimate_caption(at)

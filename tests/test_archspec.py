@@ -305,6 +305,9 @@ def test_throughput_from_runs_on_this_host_and_epoch_time():
 
     assert training_images({"validation": "holdout"}) == 55_000
     assert training_images({"validation": "test", "train_limit": 2000}) == 2000
+    # Photo renders of a share of the training images join them (the default recipe: a fifth).
+    assert training_images({"validation": "holdout", "photo_renders": 0.2}) == 66_000
+    assert training_images({"validation": "holdout", "train_limit": 2000, "photo_renders": 0.2}) == 2400
     meta = {"host": "here", "model": {"multiply_adds": 1_000_000}, "config": {"validation": "holdout",
                                                                             "train_limit": 10_000}}
     runs = [(meta, {"train_seconds": [2.0, 1.0, 1.0]}),  # median 1 s: 3 * 1e6 * 1e4 / 1 = 3e10 per second

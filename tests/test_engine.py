@@ -230,6 +230,26 @@ def test_worker_state_file_carries_the_live_batch_curve(tmp_path):
     assert curve["accuracy"] == pytest.approx([0.02, (CURVE_POINT_S + 0.3) / 10, (CURVE_POINT_S + 0.6) / 10])
 
 
+def test_worker_state_shows_photo_renders_before_the_first_batch(tmp_path):
+    """While a run renders its photo renders, the job's progress is the renders' share, with time left."""
+    from fmnist_core.engine.worker import ProgressWriter
+    from fmnist_core.training import RenderProgress
+
+    book = JobBook(tmp_path)
+    job_id = "20260101-000000-abcdef"
+    writer = ProgressWriter(book, job_id, JobState(status=JobStatus.RUNNING))
+    writer(RenderProgress("run-1", 0, 1000, 0.0, already_done=200))
+    writer(RenderProgress("run-1", 600, 1000, 20.0, already_done=200))
+    writer.update(True)
+    state = book.state(job_id)
+    assert (state.renders_done, state.renders_total, state.run_id) == (600, 1000, "run-1")
+    assert state.fraction == pytest.approx(0.6)
+    assert state.eta_seconds == pytest.approx(20.0)  # 400 left at 400 made in 20 s
+    later = JobState(status=JobStatus.RUNNING, renders_done=1000, renders_total=1000, epoch=1, total_epochs=2,
+                     batch=5, steps_per_epoch=10)
+    assert later.fraction == pytest.approx(0.25)  # once training runs, the bar follows the batches
+
+
 def test_live_curve_stays_bounded_and_keeps_its_newest_point():
     from fmnist_core.engine.worker import MAX_CURVE_POINTS, add_curve_point
 

@@ -118,7 +118,9 @@ def test_presets():
     # Plain categorical cross-entropy on float32 weights, as the report's Keras model had.
     assert (seed.label_smoothing, seed.ema_momentum, seed.weight_decay, seed.mixed_precision) == (0, 0, 0, False)
     assert seed.augmentation == SEED_REPORT_AUGMENTATION
-    assert preset("default") == TrainConfig()
+    # The default recipe is TrainConfig's defaults plus photo renders of a fifth of the training images
+    # (issue #14 item 4); the report's recipe stays as the report trained it.
+    assert preset("default") == TrainConfig(photo_renders=0.2) and seed.photo_renders == 0.0
     assert preset("best").augmentation.enabled
     with pytest.raises(ConfigError, match="unknown preset"):
         preset("fastest")
@@ -460,6 +462,22 @@ def test_terminal_progress_says_estimating_before_the_first_estimate():
         progress(BatchProgress(epoch=1, batch=1, steps_per_epoch=4, loss=1.0, accuracy=0.5, elapsed_seconds=0.1,
                                eta_seconds=eta))
     assert "estimating time left" in stream.getvalue() and "12s left" in stream.getvalue()
+
+
+def test_terminal_progress_counts_photo_renders():
+    import io
+
+    from fmnist_core.cli import TerminalProgress
+    from fmnist_core.training import RenderProgress
+
+    stream = io.StringIO()
+    progress = TerminalProgress(stream)
+    progress(RenderProgress("run", 0, 2000, 0.0))
+    progress(RenderProgress("run", 1000, 2000, 50.0))
+    progress(RenderProgress("run", 2000, 2000, 100.0))
+    text = stream.getvalue()
+    assert "photo renders 1,000/2,000" in text and "50s left" in text
+    assert text.split("\r")[-1].startswith("photo renders 2,000/2,000 ready (100s)") and text.endswith("\n")
 
 
 # ------------------------------------------------------------------ every preset learns (issue 11 item 1)

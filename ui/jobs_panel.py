@@ -69,6 +69,13 @@ def _cancel(job_id: str) -> None:
 
 def _progress_text(job: Job) -> str:
     state = job.state
+    if state.renders_total and state.renders_done < state.renders_total and not state.total_epochs:
+        parts = [f"Rendering photos of training images: {state.renders_done:,} of {state.renders_total:,}"]
+        parts.append("estimating time left" if state.eta_seconds is None
+                     else f"about {format_duration(state.eta_seconds)} left")
+        if state.status == JobStatus.STOPPING or job.cancel_requested:
+            parts.append("stopping after this chunk…")
+        return " · ".join(parts)
     if state.status == JobStatus.STARTING or not state.total_epochs:
         return "Starting: loading the data and building the model…"
     parts = [f"Epoch {max(1, state.epoch)} of {state.total_epochs}", f"batch {state.batch} of {state.steps_per_epoch}"]

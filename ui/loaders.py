@@ -146,6 +146,32 @@ def augmented_previews(split: str, index: int, settings: dict, count: int, seed:
     return _augmented(data_fingerprint(), split, int(index), tuple(sorted(settings.items())), int(count), int(seed))
 
 
+@st.cache_data(show_spinner="Rendering as a photo…", max_entries=32)
+def _photo_render(fingerprint: str, split: str, index: int):
+    from fmnist_core.photo_renders import render_example
+
+    images, _ = split_arrays(split)
+    return render_example(images[index], index)
+
+
+def photo_render(split: str, index: int):
+    """One dataset image rendered as a photo, and the 28x28 the upload pipeline makes of it (RenderExample)."""
+    return _photo_render(data_fingerprint(), split, int(index))
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=2)
+def _photo_renders_made(fingerprint: str) -> int:
+    from fmnist_core.photo_renders import default_cache_dir, rendered_count
+
+    data = dataset()
+    return rendered_count(data.x_train, data.y_train, default_cache_dir())
+
+
+def photo_renders_made() -> int:
+    """How many training images this machine's cache has already rendered as photos (re-read every 30 s)."""
+    return _photo_renders_made(data_fingerprint())
+
+
 # ---------------------------------------------------------------- models and runs
 def _store_key() -> tuple[str, str]:
     store = run_store()

@@ -13,10 +13,12 @@ import json
 import streamlit as st
 
 from fmnist_core.archspec import ArchitectureSpec, layer_table, spec_from_dict
-from fmnist_core.archspec_speed import Throughput, estimate_from_runs
+from fmnist_core.archspec_speed import Throughput, estimate_from_runs, photo_render_count
 from fmnist_core.config import TrainConfig
+from fmnist_core.errors import FmnistError
 
 from .layout import format_duration
+from .loaders import photo_renders_made
 from .state import run_store
 
 MEASURED_KEY = "tr_measured_throughput"  # {architecture spec JSON: Throughput} timed in this session
@@ -42,8 +44,32 @@ def spec_key(spec: ArchitectureSpec) -> str:
     return json.dumps(spec.to_dict(), sort_keys=True)
 
 
+def renders_note(config: TrainConfig) -> None:
+    """When the run adds photo renders this machine has not made yet: how many, and roughly how long."""
+    from fmnist_core.photo_renders import SECONDS_PER_RENDER, render_threads
+
+    count = photo_render_count(config.to_dict())
+    if not count:
+        return
+    try:
+        missing = max(0, count - photo_renders_made())
+    except FmnistError:  # no dataset: the page says so elsewhere
+        return
+    if not missing:
+        st.caption(f":material/photo_camera: Its {count:,} photo renders are ready on this machine.")
+        return
+    low, high = (missing * seconds / render_threads() for seconds in SECONDS_PER_RENDER)
+    st.caption(
+        f":material/photo_camera: First, {missing:,} of its {count:,} photo renders are made (about "
+        f"{format_duration(low)} to {format_duration(high)} here, before the training time); they are kept for "
+        "later runs."
+    )
+
+
 def run_time_estimate(config: TrainConfig, spec: ArchitectureSpec, *, key: str = "tr_estimate") -> None:
-    """A caption with the run's expected time (and its range and basis), or a button to measure it."""
+    """A caption with the run's expected time (and its range and basis), or a button to measure it; before it,
+    a note on the photo renders still to make, if any."""
+    renders_note(config)
     macs = layer_table(spec).multiply_adds
     ids = tuple(run.run_id for run in run_store().list_runs())
     measured = (st.session_state.get(MEASURED_KEY) or {}).get(spec_key(spec))

@@ -136,10 +136,14 @@ def settings_form(config_class: type[TrainConfig] = TrainConfig,
     augmentation and advanced settings in expanders. Read the result with config_from_state.
     ``choice_overrides`` offers a page's own choices (saved networks beside the built-in ones)."""
     _settings_group(config_class, "main", MAIN_COLUMNS, choice_overrides)
-    aug_on = any(st.session_state.get(key) for key in AUG_KEYS.values())
+    extra_keys = [setting_key(FIELD_PREFIX, item) for item in form_settings(config_class, "augmentation")]
+    aug_on = any(st.session_state.get(key) for key in [*AUG_KEYS.values(), *extra_keys])
     with st.expander("Augmentation" + (" (on)" if aug_on else " (off)"), expanded=aug_on,
                      icon=":material/auto_fix_high:"):
         st.caption("Applied on the fly to every training batch. Try settings on the Augmentation lab page first.")
         augmentation_controls(AUG_PREFIX)
+        if extra_keys:  # photo renders: made once before training, not on the fly
+            st.caption("Added to the training set before the first batch (rendered once, then cached):")
+            _settings_group(config_class, "augmentation", ADVANCED_COLUMNS)
     with st.expander("Advanced", icon=":material/tune:"):
         _settings_group(config_class, "advanced", ADVANCED_COLUMNS)

@@ -9,7 +9,7 @@ from fmnist_core.augmentation import SEED_REPORT_AUGMENTATION
 from fmnist_core.charts import augmentation_figure
 from fmnist_core.constants import CLASS_NAMES, TRAIN_SIZE
 from ui.layout import guarded, page_header
-from ui.loaders import augmented_previews, class_indices, require_dataset, split_arrays
+from ui.loaders import augmented_previews, class_indices, photo_render, require_dataset, split_arrays
 from ui.navigation import PAGE_PATHS
 from ui.settings_widgets import augmentation_controls
 from ui.training_form import LAB_HANDOFF_KEY
@@ -74,3 +74,20 @@ with guarded():
     if st.button("Use these settings for training", type="primary", icon=":material/model_training:"):
         state[LAB_HANDOFF_KEY] = config.to_dict()
         st.switch_page(PAGE_PATHS["training"])
+
+    with st.expander("As a photo: what the Training page's photo renders add", icon=":material/photo_camera:"):
+        st.caption(
+            "Not a layer of the stack above: a setting of its own (Photo renders, on the Training page). The image "
+            "is rendered as a photo (coloured, on a textured and unevenly lit surface, rotated, with a shadow, saved "
+            "as a JPEG), then sent through the Classify page's pipeline; the 28x28 it makes is added to the "
+            "training set, so the model learns what a photo looks like after the pipeline."
+        )
+        if st.toggle("Show this image as a photo", key="lab_show_photo"):
+            example = photo_render("train", index)
+            photo_col, input_col = st.columns(2)
+            photo_col.image(example.photo, caption="The rendered photo", width="stretch")
+            if example.model_input is None:
+                input_col.warning("The pipeline found no garment in this render: training skips it.",
+                                  icon=":material/visibility_off:")
+            else:
+                input_col.image(example.model_input, caption="What the model is trained on (28x28)", width=280)

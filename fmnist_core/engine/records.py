@@ -119,11 +119,15 @@ class JobState:
     # The live curve of the running job: fractional "epoch" with smoothed running "loss" and
     # "accuracy" (charts.training_curves' batch_curve), bounded by worker.MAX_CURVE_POINTS.
     batch_curve: dict[str, list[float]] = field(default_factory=dict)
+    # Photo renders of training images made before the first batch (config.photo_renders), if any.
+    renders_done: int = 0
+    renders_total: int = 0
 
     @property
     def fraction(self) -> float:
         if not self.total_epochs or not self.steps_per_epoch:
-            return 0.0
+            # Before the first batch: the photo renders' share, when there are any to make.
+            return min(1.0, self.renders_done / self.renders_total) if self.renders_total else 0.0
         done = max(0, self.epoch - 1) * self.steps_per_epoch + self.batch
         return min(1.0, max(0.0, done / (self.total_epochs * self.steps_per_epoch)))
 

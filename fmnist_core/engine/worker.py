@@ -61,9 +61,12 @@ class ProgressWriter:
                 self.book.write_state(self.job_id, self.state)
 
     def __call__(self, event) -> None:
-        from ..training import BatchProgress, EpochEnd, TrainingFinished, TrainingStarted
+        from ..training import BatchProgress, EpochEnd, RenderProgress, TrainingFinished, TrainingStarted
 
-        if isinstance(event, TrainingStarted):
+        if isinstance(event, RenderProgress):
+            self.update(event.done >= event.total, run_id=event.run_id, renders_done=event.done,
+                        renders_total=event.total, eta_seconds=event.eta_seconds)
+        elif isinstance(event, TrainingStarted):
             self.update(True, run_id=event.run_id, total_epochs=event.epochs, steps_per_epoch=event.steps_per_epoch,
                         epoch=event.initial_epoch)
         elif isinstance(event, BatchProgress):

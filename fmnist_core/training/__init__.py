@@ -13,6 +13,7 @@ from .events import (
     BatchProgress,
     EpochEnd,
     Listener,
+    RenderProgress,
     TrainingEvent,
     TrainingFinished,
     TrainingResult,
@@ -24,7 +25,8 @@ from .optimizer import build_compiled_model, effective_ema_momentum, learning_ra
 from .pipeline import make_dataset, prepare_data
 
 __all__ = [
-    "HISTORY_KEYS", "BatchProgress", "CallbackFactory", "EpochEnd", "FitOptions", "Listener", "TrainingClock",
+    "HISTORY_KEYS", "BatchProgress", "CallbackFactory", "EpochEnd", "FitOptions", "Listener", "RenderProgress",
+    "TrainingClock",
     "TrainingContext", "TrainingEvent", "TrainingFinished", "TrainingResult", "TrainingStarted",
     "build_compiled_model", "distribution_strategy", "effective_ema_momentum",
     "learning_rate_schedule", "make_dataset", "make_optimizer", "mixed_precision_policy", "package_versions",

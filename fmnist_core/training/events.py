@@ -21,6 +21,24 @@ class TrainingStarted:
 
 
 @dataclass(frozen=True)
+class RenderProgress:
+    """Photo renders of training images being made before the first batch (config.photo_renders)."""
+
+    run_id: str
+    done: int
+    total: int
+    elapsed_seconds: float
+    already_done: int = 0  # how many came from the cache (they take no time)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        made = self.done - self.already_done
+        if made <= 0 or self.elapsed_seconds <= 0:
+            return None
+        return (self.total - self.done) * self.elapsed_seconds / made
+
+
+@dataclass(frozen=True)
 class BatchProgress:
     epoch: int  # 1-based
     batch: int  # 1-based, within the epoch
@@ -57,7 +75,7 @@ class TrainingFinished:
     error: str | None = None
 
 
-TrainingEvent = TrainingStarted | BatchProgress | EpochEnd | TrainingFinished
+TrainingEvent = RenderProgress | TrainingStarted | BatchProgress | EpochEnd | TrainingFinished
 Listener = Callable[[TrainingEvent], None]
 
 

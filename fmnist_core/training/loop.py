@@ -21,7 +21,7 @@ from ..evaluation import cached_predictions
 from ..export import export_run_litert
 from ..runs import METRICS_FILE, MODEL_FILE, RunInfo, RunStatus, RunStore, atomic_save_model, atomic_write_json, utc_now
 from .context import CallbackFactory
-from .events import Listener, TrainingFinished, TrainingResult, TrainingStarted
+from .events import Listener, RenderProgress, TrainingFinished, TrainingResult, TrainingStarted
 from .hardware import distribution_strategy, package_versions
 from .optimizer import build_compiled_model, effective_ema_momentum
 from .pipeline import make_dataset, prepare_data
@@ -134,6 +134,27 @@ def resume(
         )
 
 
+def _add_photo_renders(config: TrainConfig, dataset: Dataset, run: RunInfo, x_train, y_train,
+                       options: FitOptions):
+    """The training set plus photo renders of config.photo_renders of its images: made, or read from the
+    cache (photo_renders.default_cache_dir), with progress reports; stopping early when asked (the run then
+    stops before its first batch)."""
+    from ..photo_renders import default_cache_dir, photo_renders, with_photo_renders
+
+    listener = options.listener
+
+    def report(done: int, total: int, from_cache: int, elapsed: float) -> None:
+        if listener is not None:
+            listener(RenderProgress(run.run_id, done, total, elapsed, already_done=from_cache))
+
+    count = round(config.photo_renders * len(y_train))
+    renders = photo_renders(dataset.x_train, dataset.y_train, count, default_cache_dir(),
+                            progress=report, should_stop=lambda: options.stop_requested)
+    run.update(photo_renders={"tried": renders.tried, "images": int(len(renders.images)),
+                              "from_cache": renders.from_cache})
+    return with_photo_renders(x_train, y_train, renders)
+
+
 def _fit_and_save(
     config: TrainConfig,
     dataset: Dataset,
@@ -155,6 +176,9 @@ def _fit_and_save(
     try:
         keras.utils.set_random_seed(config.seed + initial_epoch)
         x_train, y_train, x_val, y_val = prepare_data(config, dataset)
+        if config.photo_renders:
+            x_train, y_train = _add_photo_renders(config, dataset, run, x_train, y_train, options)
+        run.update(train_images=len(y_train))  # per epoch, photo renders included (benchmarks count FLOP with it)
         steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
         if model is None:
             with distribution_strategy().scope():
