@@ -91,8 +91,8 @@ class TrainConfig:
                                    "11,000): each rendered as a photo (coloured, on a textured surface, lit "
                                    "unevenly, rotated, saved as JPEG) and sent through the upload pipeline, so the "
                                    "model learns what the Classify page makes of a photo. Rendered once, then "
-                                   "reused from this machine's cache (40-70 ms per image on one core the first "
-                                   "time); 0 turns it off.")
+                                   "reused from this machine's cache (about 70 ms per image on one core the "
+                                   "first time); 0 turns it off.")
     # A custom network (fmnist_core.archspec): when set, the model is built from it and `architecture`
     # is its name; None means the built-in architecture named by `architecture`. Not a form or CLI setting:
     # it is set by `train --arch-file` and by the builder page's hand-off.

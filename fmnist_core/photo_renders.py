@@ -21,8 +21,9 @@ How the set is made, so that it is the same everywhere and cheap to reuse:
   (constants.cache_dir), so every runs folder, the command line and the benchmarks share it. It is
   rewritten atomically every SAVE_EVERY_S seconds and when rendering ends: a stopped render keeps
   its work, and the next run goes on from there. A cache file that cannot be read is ignored and made again.
-- Rendering takes 40-70 ms per image on one core; threads share the work (Pillow and numpy release
-  the GIL for most of it), about 1.8x faster on 2 cores.
+- Rendering takes about 70 ms per image on one core of a 2-core AMD EPYC (AVX2); threads share the
+  work (Pillow and numpy release the GIL for most of it): 1.8x faster on its 2 cores, 26 renders a
+  second, so the default recipe's 11,000 take about 7 minutes there, once.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ RENDER_VERSION: Final[int] = 1
 #: The other modules whose code decides what a render looks like: a change to any starts a new cache.
 _CODE_MODULES: Final[tuple[str, ...]] = ("photoset.py", "preprocess.py", "garment.py", "image_check.py")
 _MAX_THREADS: Final[int] = 8
-#: One render's seconds on one core, low and high, as measured on this project's CPUs (EPYC AVX2 and Xeon
-#: AVX-512, 2026-12): only for the Training page's rough "renders first" note.
-SECONDS_PER_RENDER: Final[tuple[float, float]] = (0.04, 0.07)
+#: One render's seconds on one core, low and high: 0.07 measured on a 2-core AMD EPYC (AVX2, 2026-12-06),
+#: widened for other CPUs. Only for the Training page's rough "renders first" note.
+SECONDS_PER_RENDER: Final[tuple[float, float]] = (0.05, 0.1)
 
 ProgressFn = Callable[[int, int, int, float], None]  # (done, total, done from the cache, elapsed seconds)
 
