@@ -63,6 +63,17 @@ def test_every_session_sees_positions_progress_config_and_submitters(queue):
     assert keys == [f"jobs_cancel_{mine.job_id}"]
 
 
+def test_a_job_making_its_photo_renders_shows_their_progress(queue):
+    engine, running, mine, theirs = queue
+    engine.book.write_state(running.job_id, JobState(status=JobStatus.RUNNING, run_id="r-bob", renders_done=2750,
+                                                     renders_total=11000, eta_seconds=300))
+    at = run_as("ann")
+    assert not at.exception
+    assert at.progress[0].value == 25  # percent of the renders
+    text = at.progress[0].proto.text
+    assert "Rendering photos of training images: 2,750 of 11,000" in text and "about 5m 00s left" in text
+
+
 def test_cancel_own_job_and_admin_unlocks_the_others(queue):
     engine, running, mine, theirs = queue
     at = run_as("ann")
