@@ -41,7 +41,7 @@ from typing import Final
 
 import numpy as np
 
-from .constants import SPLIT_SEED, VALIDATION_SIZE
+from .constants import SPLIT_SEED, VALIDATION_SIZE, cache_dir
 from .data import stratified_split
 
 __all__ = ["RENDER_SEED", "CHUNK", "SECONDS_PER_RENDER", "PhotoRenders", "RenderExample", "default_cache_dir",
@@ -83,8 +83,6 @@ class PhotoRenders:
 
 def default_cache_dir() -> Path:
     """Where training and the app keep the renders: the user's cache folder (constants.cache_dir)."""
-    from .constants import cache_dir
-
     return cache_dir() / "photo-renders"
 
 
@@ -215,7 +213,8 @@ def photo_renders(
             with ThreadPoolExecutor(workers, thread_name_prefix="photo-render") as pool:
                 while tried < count and not should_stop():
                     chunk = order[tried : min(count, tried + CHUNK)]
-                    inputs = pool.map(lambda i: render_example(images[i], int(i)).model_input, chunk)
+                    # The whole chunk first: a render that raises leaves none of its chunk half-counted.
+                    inputs = list(pool.map(lambda i: render_example(images[i], int(i)).model_input, chunk))
                     for index, result in zip(chunk, inputs):
                         if result is not None:
                             new_indices.append(int(index))

@@ -69,6 +69,25 @@ def test_a_stopped_render_keeps_its_work_and_the_next_goes_on(tmp_path, monkeypa
     np.testing.assert_array_equal(resumed.images, fresh.images)
 
 
+def test_a_render_that_fails_keeps_the_chunks_before_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(pr, "CHUNK", 4)
+    images, labels = _small_garments()
+    order = pr.render_order(labels)
+    real = pr.render_example
+
+    def flaky(image, index):
+        if index == int(order[9]):  # in the third chunk
+            raise RuntimeError("a render bug")
+        return real(image, index)
+
+    monkeypatch.setattr(pr, "render_example", flaky)
+    with pytest.raises(RuntimeError):
+        pr.photo_renders(images, labels, 20, tmp_path)
+    monkeypatch.setattr(pr, "render_example", real)
+    assert pr.rendered_count(images, labels, tmp_path) == 8  # two whole chunks, saved on the way out
+    assert pr.photo_renders(images, labels, 20, tmp_path).from_cache == 8
+
+
 def test_a_broken_cache_file_is_made_again(tmp_path):
     images, labels = _small_garments(12)
     path = pr.render_cache_path(tmp_path, images, labels)
