@@ -245,11 +245,12 @@ def run_recipe(
     from fmnist_core.training import EpochEnd, TrainingStarted, prepare_data, train
 
     summary = describe(config.architecture)
-    train_images = len(prepare_data(config, dataset)[1])  # before photo renders; the run says the total (below)
+    split_images = len(prepare_data(config, dataset)[1])
+    renders = f" + photo renders of {config.photo_renders:.0%} of them" if config.photo_renders else ""
     keras.backend.clear_session()
     log(
         f"[{name}] training {config.architecture}: {config.epochs} epochs, batch {config.batch_size}, "
-        f"{train_images} images, augmentation {'on' if config.augmentation.enabled else 'off'}, "
+        f"{split_images} images{renders}, augmentation {'on' if config.augmentation.enabled else 'off'}, "
         f"mixed precision {'on' if config.mixed_precision else 'off'}"
     )
     started = time.perf_counter()

@@ -35,7 +35,8 @@ def test_renders_are_seeded_cached_and_shared_by_every_count(tmp_path):
     images, labels = _small_garments()
     reports = []
     first = pr.photo_renders(images, labels, 12, tmp_path, progress=lambda *a: reports.append(a), threads=2)
-    assert first.tried == 12 and first.from_cache == 0 and first.complete
+    assert first.tried == 12 and first.from_cache == 0
+    assert len(first.images) == len(first.labels) == len(first.indices)
     assert first.images.shape[1:] == (28, 28) and first.images.dtype == np.uint8
     assert 10 <= len(first.images) <= 12
     np.testing.assert_array_equal(first.labels, labels[first.indices])
@@ -84,7 +85,7 @@ def test_a_render_that_fails_keeps_the_chunks_before_it(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         pr.photo_renders(images, labels, 20, tmp_path)
     monkeypatch.setattr(pr, "render_example", real)
-    assert pr.rendered_count(images, labels, tmp_path) == 8  # two whole chunks, saved on the way out
+    assert pr.rendered_count(pr.render_cache_path(tmp_path, images, labels), labels) == 8  # two whole chunks
     assert pr.photo_renders(images, labels, 20, tmp_path).from_cache == 8
 
 

@@ -159,17 +159,25 @@ def photo_render(split: str, index: int):
     return _photo_render(data_fingerprint(), split, int(index))
 
 
-@st.cache_data(ttl=30, show_spinner=False, max_entries=2)
-def _photo_renders_made(fingerprint: str) -> int:
-    from fmnist_core.photo_renders import default_cache_dir, rendered_count
+@st.cache_data(show_spinner=False, max_entries=2)
+def _photo_render_cache_file(fingerprint: str) -> Path:
+    """The data's photo-render cache file: hashing the training images once, not at every re-read."""
+    from fmnist_core.photo_renders import default_cache_dir, render_cache_path
 
     data = dataset()
-    return rendered_count(data.x_train, data.y_train, default_cache_dir())
+    return render_cache_path(default_cache_dir(), data.x_train, data.y_train)
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=2)
+def _photo_renders_made(cache_file: Path) -> int:
+    from fmnist_core.photo_renders import rendered_count
+
+    return rendered_count(cache_file, dataset().y_train)
 
 
 def photo_renders_made() -> int:
     """How many training images this machine's cache has already rendered as photos (re-read every 30 s)."""
-    return _photo_renders_made(data_fingerprint())
+    return _photo_renders_made(_photo_render_cache_file(data_fingerprint()))
 
 
 # ---------------------------------------------------------------- models and runs
