@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import fmnist_core  # noqa: F401 - imported first, it chooses TensorFlow's CPU kernels (fmnist_core.cpu_kernels)
+
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCHMARKS_DIR.parent
 DEFAULT_RESULTS = BENCHMARKS_DIR / "RESULTS.md"

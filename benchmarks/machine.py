@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from fmnist_core.cpu_kernels import onednn_state
+
 from . import PROJECT_DIR
 
 
@@ -25,10 +27,12 @@ class MachineInfo:
     cpu_flags: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str = "unknown"
+    cpu_kernels: str | None = None  # TensorFlow's CPU kernels (fmnist_core.cpu_kernels.onednn_state)
 
     def cpu_line(self) -> str:
         flags = f" [{', '.join(self.cpu_flags)}]" if self.cpu_flags else ""
-        return f"{self.cpu_model}, {self.usable_cpus} usable of {self.logical_cpus} logical CPUs{flags}"
+        kernels = f"; TensorFlow kernels: {self.cpu_kernels}" if self.cpu_kernels else ""
+        return f"{self.cpu_model}, {self.usable_cpus} usable of {self.logical_cpus} logical CPUs{flags}{kernels}"
 
     def memory_line(self) -> str:
         return f"{self.memory_gib:.1f} GiB" if self.memory_gib is not None else "unknown"
@@ -143,4 +147,5 @@ def collect() -> MachineInfo:
         cpu_flags=flags,
         versions=package_versions(),
         git_commit=git_commit(),
+        cpu_kernels=onednn_state(),
     )

@@ -399,7 +399,8 @@ def load_verified_model(path: Path, expected_sha256: str | None, *, label: str, 
         )
     import keras
 
-    from . import mirror, schedules  # noqa: F401 - register the layer and schedule a saved model names
+    # Imported for what they register: the layer, schedule and optimizers a saved model names.
+    from . import mirror, schedules, weight_averaging  # noqa: F401
 
     try:
         model = keras.saving.load_model(path, compile=compile, safe_mode=True)

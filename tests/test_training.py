@@ -304,36 +304,88 @@ def test_failure_is_recorded_and_releases_the_lock(synthetic_dataset, tmp_store)
 
 
 # ------------------------------------------------------------------ weight average
-def test_weight_average_grows_its_momentum_with_the_step_and_swaps_cleanly():
-    """The average follows min(momentum, (1 + t) / (10 + t)): early averages track the trained weights
-    instead of keeping most of the random initial ones (Keras' plain EMA uses 0.99 from step 2). It is
-    kept by a callback (no private Keras attribute), put into the model for evaluation and taken out."""
+def _averaging_model(momentum=0.99):
     import keras
 
-    from fmnist_core.training.callbacks import WeightAverage, ema_momentum_at
+    from fmnist_core.weight_averaging import AveragingSGD
 
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
-    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
-    callback = WeightAverage(0.99, np.zeros((0, 28, 28), np.uint8))
-    callback.set_model(model)
-    callback.on_train_begin()
-    value, average = np.zeros((3, 1)), np.zeros((3, 1))
-    for step in range(30):
-        value = value + np.array([[-1.0], [2.0], [0.5]]) * (step + 1)
-        model.layers[0].kernel.assign(value)
-        callback.on_train_batch_end(step)
-        momentum = ema_momentum_at(0.99, step)
-        average = momentum * average + (1 - momentum) * value
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
+    model.compile(optimizer=AveragingSGD(0.05, average_momentum=momentum), loss="mse")
+    return model
+
+
+def _kernel_recorder(model):
+    """A callback and the list it fills: the kernel before the first batch and after every batch."""
+    import keras
+
+    kernels = [model.layers[0].kernel.numpy().copy()]
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            kernels.append(self.model.layers[0].kernel.numpy().copy())
+
+    return Record(), kernels
+
+
+def test_weight_average_grows_its_momentum_with_the_step_and_swaps_cleanly():
+    """The optimizer keeps the average inside each training step, following min(momentum, (1 + t) / (10 + t)):
+    early averages track the trained weights instead of keeping most of the random initial ones (Keras' plain
+    EMA uses 0.99 from step 2). The callback puts it into the model for evaluation and takes it out."""
+    from fmnist_core.training.callbacks import WeightAverage
+    from fmnist_core.weight_averaging import ema_momentum_at
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((240, 3), np.float32), rng.random((240, 1), np.float32) * 4
+    model = _averaging_model()
+    recorder, kernels = _kernel_recorder(model)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
+    average = kernels[0].astype(np.float32)
+    for step, kernel in enumerate(kernels[1:]):
+        momentum = np.float32(ema_momentum_at(0.99, step))
+        average = momentum * average + (np.float32(1) - momentum) * kernel
+    value = kernels[-1]
+    assert len(kernels) == 31
     assert ema_momentum_at(0.99, 0) == pytest.approx(0.1) and ema_momentum_at(0.99, 10_000) == 0.99
-    # Keras' own rule would still hold 0.99 ** 29 = 75% of the initial zeros here.
-    assert np.abs(average - value).max() < 0.2 * np.abs(value).max()
+    (kept,) = model.optimizer.average_pairs.averages
+    np.testing.assert_allclose(kept.numpy(), average, rtol=1e-6)
+    # Keras' own rule would still hold 0.99 ** 29 = 75% of the initial ones here.
+    assert np.abs(average - value).max() < 0.25 * np.abs(value - kernels[0]).max()
+
+    callback = WeightAverage(np.zeros((0, 28, 28), np.uint8))
+    callback.set_model(model)
     callback.use_averaged()
-    np.testing.assert_allclose(model.layers[0].kernel.numpy(), average, rtol=1e-5)
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), average, rtol=1e-6)
     callback.use_raw()
     np.testing.assert_allclose(model.layers[0].kernel.numpy(), value, rtol=1e-6)
     with callback.evaluated():
-        np.testing.assert_allclose(model.layers[0].kernel.numpy(), average, rtol=1e-5)
+        np.testing.assert_allclose(model.layers[0].kernel.numpy(), average, rtol=1e-6)
     np.testing.assert_allclose(model.layers[0].kernel.numpy(), value, rtol=1e-6)
+
+
+def test_the_weight_average_is_saved_with_the_optimizer_and_a_plain_load_needs_none_of_it(tmp_path):
+    """A checkpoint holds the average (a resumed run continues it); compile=False, as the take-away snippets
+    load a model, reads a plain Keras model; the momentum 0 optimizer keeps no average at all."""
+    import keras
+
+    model = _averaging_model()
+    rng = np.random.default_rng(1)
+    model.fit(rng.random((64, 3), np.float32), rng.random((64, 1), np.float32), batch_size=8, verbose=0)
+    (average,) = model.optimizer.average_pairs.averages
+    assert not np.allclose(average.numpy(), model.layers[0].kernel.numpy())
+    model.save(tmp_path / "checkpoint.keras")
+    loaded = keras.saving.load_model(tmp_path / "checkpoint.keras", compile=True, safe_mode=True)
+    assert type(loaded.optimizer).__name__ == "AveragingSGD" and loaded.optimizer.average_momentum == 0.99
+    np.testing.assert_array_equal(loaded.optimizer.average_pairs.averages[0].numpy(), average.numpy())
+    assert loaded.optimizer.average_pairs.variables[0] is loaded.layers[0].kernel
+    plain = keras.saving.load_model(tmp_path / "checkpoint.keras", compile=False, safe_mode=True)
+    np.testing.assert_array_equal(plain.layers[0].kernel.numpy(), model.layers[0].kernel.numpy())
+
+    unaveraged = _averaging_model(momentum=0.0)
+    unaveraged.fit(rng.random((16, 3), np.float32), rng.random((16, 1), np.float32), batch_size=8, verbose=0)
+    assert unaveraged.optimizer.average_pairs.averages == ()
+    assert all("average" not in v.path for v in unaveraged.optimizer.variables)
+    with pytest.raises(ValueError, match="average_momentum"):
+        _averaging_model(momentum=1.0)
 
 
 def test_the_training_code_touches_no_private_keras_attribute():
@@ -341,7 +393,8 @@ def test_the_training_code_touches_no_private_keras_attribute():
 
     import fmnist_core.training as training
 
-    for path in pathlib.Path(training.__file__).parent.glob("*.py"):
+    package = pathlib.Path(training.__file__).parent
+    for path in [*package.glob("*.py"), package.parent / "weight_averaging.py"]:
         text = path.read_text()
         for private in ("_trainable_variables", "_model_variables_moving_average", "_update_model_variables",
                         "_flatten_layers", "types.MethodType"):

@@ -1,6 +1,7 @@
 """Training, by concern: `pipeline` (tf.data), `optimizer` (schedule, optimizer, compiled model),
 `hardware` (mixed precision, GPUs, versions), `batchnorm` (statistics for the evaluated weights),
-`callbacks` (weight average, progress and checkpoints; imports Keras), `context` (what extra callbacks
+`callbacks` (the weight average, kept by the optimizer of fmnist_core.weight_averaging, into the model
+for evaluation; progress and checkpoints; imports Keras), `context` (what extra callbacks
 get), `events` (what a listener hears) and `loop` (train/resume). Importing this package does not
 import TensorFlow; training does.
 """

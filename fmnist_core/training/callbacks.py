@@ -11,58 +11,33 @@ from contextlib import contextmanager
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from ..runs import CHECKPOINT_FILE, HISTORY_FILE, RunInfo, RunStore, atomic_save_model, atomic_write_json
+from ..weight_averaging import AveragePairs
 from .batchnorm import recalibrate_batch_norm
 from .context import TrainingClock
 from .events import BatchProgress, EpochEnd, Listener
 
 
-def ema_momentum_at(momentum: float, step: int) -> float:
-    """The average's momentum after optimizer step `step` (0-based): min(momentum, (1 + t) / (10 + t)),
-    the rule of TensorFlow's ExponentialMovingAverage(num_updates=...). Keras' own `use_ema` applies the
-    full momentum from the second step, so at 0.99 the average was still half the random initial weights
-    after 70 steps; it has no way to grow the momentum with the step."""
-    return min(momentum, (1.0 + step) / (10.0 + step))
-
-
 class WeightAverage(keras.callbacks.Callback):
-    """Keeps an exponential moving average of the trainable weights (copies held here, updated after each
-    batch), and puts it into the model, with batch-norm statistics computed for it, whenever the model is
-    evaluated: each validation pass, each epoch end (so checkpoints hold it), and after training (so the
-    saved model is it). The raw weights come back at the next epoch's start. With momentum 0 the model's
-    own weights are evaluated, still with their batch-norm statistics recomputed.
+    """Puts the optimizer's weight average (fmnist_core.weight_averaging, updated inside each training
+    step), with batch-norm statistics computed for it, into the model whenever the model is evaluated:
+    each validation pass, each epoch end (so checkpoints hold it), and after training (so the saved model
+    is it). The raw weights come back at the next epoch's start. An optimizer that keeps no average
+    (momentum 0, or a checkpoint saved before the average moved into the optimizer) has the model's own
+    weights evaluated, still with their batch-norm statistics recomputed.
     """
 
-    def __init__(self, momentum: float, calibration_images: np.ndarray) -> None:
+    def __init__(self, calibration_images: np.ndarray) -> None:
         super().__init__()
-        self.momentum = float(momentum)
         self.calibration_images = calibration_images
-        self._averages: list[tf.Variable] = []
         self._raw: list[np.ndarray] | None = None  # the raw weights while the average is in the model
-        self._calibrated = False
-        self._step = 0
+        self._calibrated_step: int | None = None  # the optimizer step the batch-norm statistics are for
 
-    def on_train_begin(self, logs=None) -> None:
-        self._step = int(self.model.optimizer.iterations.numpy())
-        if self.momentum and not self._averages:
-            # Starts from the weights the run starts from (a resumed run's checkpoint holds its average).
-            self._averages = [
-                tf.Variable(tf.convert_to_tensor(v), trainable=False, name="weight_average")
-                for v in self.model.trainable_variables
-            ]
-
-    @tf.function
-    def _update(self, momentum) -> None:
-        for average, variable in zip(self._averages, self.model.trainable_variables):
-            average.assign(momentum * average + (1.0 - momentum) * tf.convert_to_tensor(variable))
-
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        if self._averages:
-            self._update(tf.constant(ema_momentum_at(self.momentum, self._step), tf.float32))
-        self._step += 1
-        self._calibrated = False
+    def _pairs(self) -> AveragePairs:
+        optimizer = self.model.optimizer
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under a loss-scale wrapper (float16)
+        return getattr(optimizer, "average_pairs", AveragePairs((), ()))
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self.use_raw()
@@ -76,19 +51,20 @@ class WeightAverage(keras.callbacks.Callback):
     def use_averaged(self) -> None:
         """The averaged weights (or, without an average, the model's own) with their own batch-norm
         statistics in the model."""
-        if self._averages and self._raw is None:
-            variables = self.model.trainable_variables
-            self._raw = [np.asarray(v.numpy()) for v in variables]
-            for variable, average in zip(variables, self._averages):
+        pairs = self._pairs()
+        if pairs.averages and self._raw is None:
+            self._raw = [np.asarray(v.numpy()) for v in pairs.variables]
+            for variable, average in zip(pairs.variables, pairs.averages):
                 variable.assign(average)
-        if not self._calibrated:
+        step = int(self.model.optimizer.iterations.numpy())
+        if step != self._calibrated_step:  # trained since: the weights, and so their statistics, changed
             recalibrate_batch_norm(self.model, self.calibration_images)
-            self._calibrated = True
+            self._calibrated_step = step
 
     def use_raw(self) -> None:
         """The weights the optimizer trains, back in the model (training continues from them)."""
         if self._raw is not None:
-            for variable, value in zip(self.model.trainable_variables, self._raw):
+            for variable, value in zip(self._pairs().variables, self._raw):
                 variable.assign(value)
             self._raw = None
 

@@ -23,7 +23,7 @@ from ..runs import METRICS_FILE, MODEL_FILE, RunInfo, RunStatus, RunStore, atomi
 from .context import CallbackFactory
 from .events import Listener, RenderProgress, TrainingFinished, TrainingResult, TrainingStarted
 from .hardware import distribution_strategy, package_versions
-from .optimizer import build_compiled_model, effective_ema_momentum
+from .optimizer import build_compiled_model
 from .pipeline import make_dataset, prepare_data
 
 
@@ -192,10 +192,7 @@ def _fit_and_save(
         val_ds = make_dataset(x_val, y_val, config, training=False)
         # Validate and save an exponential moving average of the weights: far less noisy than the raw
         # weights while the learning rate is high.
-        weights = WeightAverage(
-            effective_ema_momentum(config.ema_momentum, config.epochs * steps_per_epoch),
-            calibration_sample(x_train, seed=config.seed),
-        )
+        weights = WeightAverage(calibration_sample(x_train, seed=config.seed))
         context = TrainingContext(config, dataset, steps_per_epoch, history, TrainingClock(), weights,
                                   train_images=len(y_train))
         time_left = TimeLeft(batch_size=config.batch_size, validation_images=len(y_val),

@@ -27,16 +27,18 @@ def effective_ema_momentum(momentum: float, total_steps: int) -> float:
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
-    """The config's optimizer with its schedule. The weight average is not the optimizer's job here:
-    callbacks.WeightAverage keeps it (with a warm-up Keras' own `use_ema` cannot express)."""
-    import keras
+    """The config's optimizer with its schedule, keeping the weight average inside each training step
+    (fmnist_core.weight_averaging: a warm-up Keras' own `use_ema` cannot express)."""
+    from ..weight_averaging import AveragingAdam, AveragingAdamW, AveragingSGD
 
     lr = learning_rate_schedule(config, steps_per_epoch)
+    average = effective_ema_momentum(config.ema_momentum, config.epochs * steps_per_epoch)
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(lr)
+        return AveragingAdam(lr, average_momentum=average)
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
-    return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None)
+        return AveragingAdamW(lr, weight_decay=config.weight_decay, average_momentum=average)
+    return AveragingSGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None,
+                        average_momentum=average)
 
 
 def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
