@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .constants import TEST_SIZE, TRAIN_SIZE, VALIDATION_SIZE
+from .cpu_kernels import KERNELS_KEY, onednn_state
 
 BACKWARD_FACTOR = 3.0
 # Engine start, TensorFlow's import and graph tracing before the first batch: about this long on the
@@ -60,15 +61,20 @@ def run_throughput(meta: dict[str, Any], history: dict[str, list[float]]) -> flo
 
 
 def throughput_from_runs(runs: Iterable[tuple[dict[str, Any], dict[str, list[float]]]],
-                         host: str | None = None, architecture: str | None = None) -> Throughput | None:
+                         host: str | None = None, architecture: str | None = None,
+                         kernels: str | None = None) -> Throughput | None:
     """The median throughput of the runs trained on this host (None when there are none).
 
     With ``architecture``, only runs of that network count: the figure then predicts that network's
-    epochs closely, instead of within a factor of about two.
+    epochs closely, instead of within a factor of about two. A run that recorded other TensorFlow CPU
+    kernels than ``kernels`` (this process's, by default) does not count: the same network trains 1.6x
+    faster with oneDNN's on an AVX2 CPU. Runs from before the kernels were recorded count.
     """
     host = host or socket.gethostname()
+    kernels = kernels or onednn_state()
     rates = [rate for meta, history in runs if meta.get("host") == host
              and (architecture is None or (meta.get("config") or {}).get("architecture") == architecture)
+             and (meta.get("versions") or {}).get(KERNELS_KEY, kernels) == kernels
              for rate in [run_throughput(meta, history)] if rate]
     if not rates:
         return None

@@ -24,6 +24,8 @@ from collections.abc import Mapping, MutableMapping
 from .hardware_probe import cpu_flags
 
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+#: Where a run records onednn_state() among its "versions" (archspec_speed compares runs by it).
+KERNELS_KEY = "tensorflow_cpu_kernels"
 X86_64_NAMES = ("x86_64", "amd64")
 ONEDNN_FLAGS = frozenset({"avx2", "fma"})
 

@@ -316,6 +316,13 @@ def test_throughput_from_runs_on_this_host_and_epoch_time():
     found = throughput_from_runs(runs, host="here")
     assert found.macs_per_second == pytest.approx(3e10) and "1 run on this machine" in found.source
     assert throughput_from_runs(runs[1:], host="here") is None
+    # A run that recorded other TensorFlow kernels does not count (oneDNN trains 1.6x faster on AVX2);
+    # one that recorded these does, as do runs from before the kernels were recorded.
+    slow = ({**meta, "versions": {"tensorflow_cpu_kernels": "TensorFlow's default"}}, {"train_seconds": [10.0]})
+    same = ({**meta, "versions": {"tensorflow_cpu_kernels": "oneDNN on"}}, {"train_seconds": [1.0]})
+    found = throughput_from_runs([slow, same, runs[0]], host="here", kernels="oneDNN on")
+    assert found.macs_per_second == pytest.approx(3e10) and "2 runs" in found.source
+    assert throughput_from_runs([slow], host="here", kernels="oneDNN on") is None
     assert epoch_seconds(2_000_000, 10_000, Throughput(3e10, "x")) == pytest.approx(2.0)
 
 
