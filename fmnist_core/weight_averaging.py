@@ -1,11 +1,11 @@
 """The weight average, kept by the optimizer inside the compiled training step.
 
 Every run validates and saves an exponential moving average of its weights (training.callbacks.WeightAverage
-puts it into the model when the model is evaluated). Updating it from a callback after each batch cost a call
-into TensorFlow per step, about 0.8 ms against a 65 ms step of the default recipe on a 2-core AVX2 CPU, and
-more in place (docs/compute.md); inside the step it is a few fused array operations. The optimizer is the
-public place for per-step state in Keras: its `build` creates slot variables (`add_variable`) and `apply`
-updates the weights, so the average is checkpointed with the optimizer and a resumed run keeps it.
+puts it into the model when the model is evaluated). Updating it from a callback after each batch cost a
+call into TensorFlow per step, about 0.8 ms against a 40-65 ms step of the default recipe on a 2-core AVX2
+CPU, a larger share on any faster device (docs/compute.md); inside the step it is a few array operations.
+The optimizer is the public place for per-step state in Keras: its `build` creates slot variables
+(`add_variable`) and `apply` updates the weights, so the average is checkpointed with the optimizer.
 
 Keras' own `use_ema` applies its full momentum from the second step, so at 0.99 the average still held
 half the random initial weights after 70 steps (an evaluation a quarter epoch in saw them); it cannot
