@@ -198,8 +198,8 @@ def training_rows(report: BenchmarkReport) -> tuple[list[str], list[list[str]]]:
         best = max(range(len(values)), key=values.__getitem__)
         return f"{fmt_pct(values[best])} (epoch {best + 1})"
 
-    def fraction(r, peak, flops=lambda r: r.flops_per_second) -> str:
-        return fmt_pct(flops(r) / peak.flops_per_second, 1) if peak else "—"
+    def fraction(flops_per_second: float, peak) -> str:
+        return fmt_pct(flops_per_second / peak.flops_per_second, 1) if peak else "—"
 
     rows = [row(label, lambda r, label=label: _recipe_rows(r)[label]) for label in _recipe_rows(recipes[0])]
     rows += [
@@ -225,10 +225,10 @@ def training_rows(report: BenchmarkReport) -> tuple[list[str], list[list[str]]]:
         row("parameters", lambda r: fmt_int(r.parameters)),
         row("multiply-adds / image (forward)", lambda r: fmt_int(r.multiply_adds)),
         row("achieved training FLOP/s", lambda r: fmt_gflops(r.flops_per_second)),
-        row("fraction of float32 peak", lambda r: fraction(r, fp32)),
-        row("fraction of float32 peak, fastest epoch",
-            lambda r: fraction(r, fp32, lambda r: r.fastest_flops_per_second)),
-        row("fraction of bfloat16 peak", lambda r: fraction(r, bf16) if r.mixed_precision else "— (float32 recipe)"),
+        row("fraction of float32 peak", lambda r: fraction(r.flops_per_second, fp32)),
+        row("fraction of float32 peak, fastest epoch", lambda r: fraction(r.fastest_flops_per_second, fp32)),
+        row("fraction of bfloat16 peak",
+            lambda r: fraction(r.flops_per_second, bf16) if r.mixed_precision else "— (float32 recipe)"),
     ]
     return headers, rows
 

@@ -22,10 +22,11 @@ import keras
 from keras import ops
 
 
-def ema_momentum_at(momentum: float, step: int) -> float:
+def ema_momentum_at(momentum: float, step, minimum=min):
     """The average's momentum after optimizer step `step` (0-based): min(momentum, (1 + t) / (10 + t)),
-    the rule of TensorFlow's ExponentialMovingAverage(num_updates=...)."""
-    return min(momentum, (1.0 + step) / (10.0 + step))
+    the rule of TensorFlow's ExponentialMovingAverage(num_updates=...). Inside the training step `step`
+    is a tensor and `minimum` is keras.ops.minimum."""
+    return minimum(momentum, (1.0 + step) / (10.0 + step))
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class WeightAveraging:
         super().apply(grads, trainable_variables)
         if not self.average_pairs.averages:
             return
-        momentum = ops.cast(ops.minimum(self.average_momentum, (1.0 + step) / (10.0 + step)), "float32")
+        momentum = ops.cast(ema_momentum_at(self.average_momentum, step, ops.minimum), "float32")
         for variable, average in zip(self.average_pairs.variables, self.average_pairs.averages):
             average.assign(momentum * average + (1.0 - momentum) * variable)
 
