@@ -121,6 +121,9 @@ VARIANTS: dict[str, Variant] = {
     "d6": Variant("stem 16, 32 @14, 96 @7, flatten, dense 256, 6 epochs",
                   dense_head(stem(16), (32,), (96,), units=256), {"epochs": 6}),
     "mid4": Variant("stem 32, 48 @14, 112+112 @7, 4 epochs", pooled(stem(32), (48,), (112, 112)), {"epochs": 4}),
+    "p6s2": Variant("slim_cnn with a stride-2 stem (14x14 at once, no first pool), 6 epochs",
+                    (*strided(stem(16, stride=2), (32,), (96,), (192,))[:-1], *conv_bn_relu(192, kernel=1),
+                     GlobalAvgPool()), {"epochs": 6}),
 }
 
 

@@ -178,10 +178,10 @@ PRESETS: dict[str, TrainConfig] = {
     ),
 }
 PRESET_DESCRIPTIONS: dict[str, str] = {
-    "seed": "The seed report's exact recipe (85.88% in the report; about 14 minutes on 2 cores here).",
+    "seed": "The seed report's exact recipe (85.88% in the report).",
     "default": "Fast and accurate: the project's default recipe.",
     "best": f"Highest accuracy: a larger CNN, {PRESETS['best'].epochs} epochs on all 60,000 images with flips, "
-    "shifts and random erasing; predictions average each image and its mirror image (about 70 minutes on 2 cores).",
+    "shifts and random erasing; predictions average each image and its mirror image.",
 }
 
 

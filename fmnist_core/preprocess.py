@@ -112,6 +112,8 @@ WORK_MAX_SIDE: Final[int] = 160
 #: against 0.62 at half scale, and needs no 0.44 ms resize; a 4000x3000 one decodes at 500x375, 1/8,
 #: the smallest scale).  On photo sets 0-5 (3,000 photos) top-1 was 85.20% against 85.27% with the
 #: display-scale decode (DRAFT_MIN_SIDE); set 0 alone moved from 85.4% to 84.2% (a few photos swing).
+#: Halving the work size (72 and 80: a 600x600 JPEG decoded at 75x75) took its upload to top-3 from
+#: 2.8-3.1 ms to 2.05-2.23 ms p50 but the shipped model's photo set (1,500, seed 0) from 90.93% to 86.93%.
 WORK_MIN_SIDE: Final[int] = 144
 #: The garment's long side fills this many pixels of the 28x28 frame, as in the dataset (its
 #: median garment spans all 28; a 26-pixel margin cost 3 points on the photo set).

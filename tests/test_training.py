@@ -459,6 +459,29 @@ def test_a_compiled_model_with_the_schedule_saves_and_loads_in_safe_mode(tmp_pat
     assert int(loaded.optimizer.iterations) == 1
 
 
+def test_the_compiled_model_has_its_optimizer_built_so_the_first_step_creates_no_variable():
+    """Optimizer variables created inside the first traced step cost a guarded initialiser each and a second
+    trace (build_compiled_model's docstring); built beforehand, a step only updates them, and the average
+    starts from the initial weights as before."""
+    import keras
+
+    from fmnist_core.config import PRESETS
+    from fmnist_core.training.optimizer import build_compiled_model
+
+    model = build_compiled_model(PRESETS["default"].with_changes(architecture="lite_cnn"), steps_per_epoch=4)
+    assert model.optimizer.built
+    before = [variable.path for variable in model.optimizer.variables]
+    weights = model.trainable_variables
+    assert len(model.optimizer.average_pairs.averages) == len(weights) > 0
+    for average, weight in zip(model.optimizer.average_pairs.averages, weights):
+        np.testing.assert_array_equal(average.numpy(), weight.numpy())
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 28, 28, 1), np.float32)
+    model.train_on_batch(x, keras.utils.to_categorical(rng.integers(0, 10, 8), 10))
+    assert [variable.path for variable in model.optimizer.variables] == before
+    assert int(model.optimizer.iterations) == 1
+
+
 # ------------------------------------------------------------------ live progress (issue 11 item 6)
 def test_running_mean_recovers_batch_values_and_smooths_them():
     from fmnist_core.training.callbacks import RunningMean
