@@ -17,7 +17,8 @@ How the set is made, so that it is the same everywhere and cheap to reuse:
 - A render the pipeline refuses (it finds no garment) is skipped, and the cache remembers it as
   tried, so N tries give slightly fewer than N images.
 - The cache is one .npz file per dataset and per version of the rendering and pipeline code
-  (RENDER_VERSION and a hash of the other modules' source), in the user's cache folder
+  (RENDER_VERSION and a hash of the other modules' code as Python parses it, so a comment or a
+  docstring edited there keeps the 7 minutes of renders), in the user's cache folder
   (constants.cache_dir), so every runs folder, the command line and the benchmarks share it. It is
   rewritten atomically every SAVE_EVERY_S seconds and when rendering ends: a stopped render keeps
   its work, and the next run goes on from there. A cache file that cannot be read is ignored and made again.
@@ -28,12 +29,14 @@ How the set is made, so that it is the same everywhere and cheap to reuse:
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import io
 import os
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,12 +99,26 @@ def render_order(labels: np.ndarray) -> np.ndarray:
     return np.random.default_rng(RENDER_SEED).permutation(pool)
 
 
-def _code_fingerprint() -> str:
-    digest = hashlib.blake2b(str(RENDER_VERSION).encode(), digest_size=8)
-    folder = Path(__file__).resolve().parent
-    for name in _CODE_MODULES:
-        digest.update((folder / name).read_bytes())
+def code_fingerprint(sources: Sequence[str], version: int = RENDER_VERSION) -> str:
+    """A hash of these modules' code, not of their text: each source's syntax tree without docstrings
+    (ast.dump leaves out comments, layout and line numbers), so only a change a render could see counts."""
+    digest = hashlib.blake2b(str(version).encode(), digest_size=8)
+    for source in sources:
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:]
+        digest.update(ast.dump(tree).encode())
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    folder = Path(__file__).resolve().parent
+    return code_fingerprint([(folder / name).read_text(encoding="utf-8") for name in _CODE_MODULES])
 
 
 def render_cache_path(cache_dir: Path, images: np.ndarray, labels: np.ndarray) -> Path:

@@ -3,6 +3,8 @@ stopped render keeps its work, that a broken cache is made again, and that train
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -104,6 +106,29 @@ def test_the_cache_belongs_to_its_dataset(tmp_path):
     other = images.copy()
     other[0, 0, 0] ^= 1
     assert pr.render_cache_path(tmp_path, images, labels) != pr.render_cache_path(tmp_path, other, labels)
+
+
+def test_the_cache_follows_the_code_not_its_comments_or_docstrings():
+    """Seven minutes of renders are kept when a comment or a docstring of the pipeline changes, and made
+    again when its code, or RENDER_VERSION, does."""
+    code = '''"""Module."""
+LIMIT = 144  # work size
+
+
+class Finder:
+    """Why it finds."""
+
+    def find(self, x):
+        """How."""
+        return min(x, LIMIT)
+'''
+    reworded = code.replace('"""Module."""', '"""Module, explained at length."""').replace("  # work size", "")
+    reworded = reworded.replace('"""How."""', '"""How, with a measurement."""\n        # and a note')
+    assert pr.code_fingerprint([code]) == pr.code_fingerprint([reworded])
+    assert pr.code_fingerprint([code]) != pr.code_fingerprint([code.replace("LIMIT = 144", "LIMIT = 72")])
+    assert pr.code_fingerprint([code]) != pr.code_fingerprint([code.replace("min(x", "max(x")])
+    assert pr.code_fingerprint([code]) != pr.code_fingerprint([code], version=pr.RENDER_VERSION + 1)
+    assert pr._code_fingerprint() in pr.render_cache_path(Path("."), *_small_garments(2)).name
 
 
 def test_with_photo_renders_appends_images_and_labels():
