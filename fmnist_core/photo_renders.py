@@ -106,11 +106,9 @@ def code_fingerprint(sources: Sequence[str], version: int = RENDER_VERSION) -> s
     for source in sources:
         tree = ast.parse(source)
         for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                    and isinstance(body[0].value.value, str)):
-                node.body = body[1:]
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                    and ast.get_docstring(node, clean=False) is not None):
+                node.body = node.body[1:]
         digest.update(ast.dump(tree).encode())
     return digest.hexdigest()
 
