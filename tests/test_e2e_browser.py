@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,10 +224,23 @@ def screenshot(page, folder: Path, name: str) -> Path:
     return path
 
 
-def plotly_traces(chart) -> list[dict]:
-    """Name and point count of every trace of a Plotly chart element (read from the graph div's data)."""
-    return chart.locator(".js-plotly-plot").evaluate(
-        "gd => gd.data.map(t => ({name: t.name || '', xaxis: t.xaxis || 'x', points: (t.x || t.y || []).length}))")
+def plotly_traces(chart, timeout_s: float = TIMEOUT_MS / 1000) -> list[dict]:
+    """Name and point count of every trace of a Plotly chart element (read from the graph div's data).
+
+    A live chart is redrawn while the page reruns: its div can exist for a moment without its data (seen
+    once in a full run, "Cannot read properties of undefined (reading 'map')"), so this asks again until
+    the data is there.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        traces = chart.locator(".js-plotly-plot").evaluate(
+            "gd => Array.isArray(gd.data) ? gd.data.map(t => ({name: t.name || '', xaxis: t.xaxis || 'x',"
+            " points: (t.x || t.y || []).length})) : null")
+        if traces is not None:
+            return traces
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the chart's Plotly div had no data for {timeout_s:g} s")
+        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------- tests
