@@ -227,9 +227,8 @@ def screenshot(page, folder: Path, name: str) -> Path:
 def plotly_traces(chart, timeout_s: float = TIMEOUT_MS / 1000) -> list[dict]:
     """Name and point count of every trace of a Plotly chart element (read from the graph div's data).
 
-    A live chart is redrawn while the page reruns: its div can exist for a moment without its data (seen
-    once in a full run, "Cannot read properties of undefined (reading 'map')"), so this asks again until
-    the data is there.
+    A chart the page is still drawing can have its div without its data for a moment, so this asks again
+    until the data is there (live charts: live_traces).
     """
     deadline = time.monotonic() + timeout_s
     while True:
@@ -241,6 +240,30 @@ def plotly_traces(chart, timeout_s: float = TIMEOUT_MS / 1000) -> list[dict]:
         if time.monotonic() > deadline:
             raise AssertionError(f"the chart's Plotly div had no data for {timeout_s:g} s")
         time.sleep(0.1)
+
+
+# The traces of the Plotly chart inside the expander titled `title`, once one is named `name`: checked in the
+# page every 50 ms, so a live chart is read while it is drawn, whatever the reruns.
+_LIVE_TRACES_JS = """([title, name]) => {
+  for (const expander of document.querySelectorAll('[data-testid="stExpander"]')) {
+    if (!expander.innerText.includes(title)) continue;
+    const gd = expander.querySelector('.js-plotly-plot');
+    if (!gd || !Array.isArray(gd.data) || !gd.data.some(t => t.name === name)) continue;
+    return gd.data.map(t => ({name: t.name || '', xaxis: t.xaxis || 'x', points: (t.x || t.y || []).length}));
+  }
+  return null;
+}"""
+
+
+def live_traces(page, title: str, name: str, timeout_ms: int) -> list[dict]:
+    """The traces of a live chart (the running job's curves) as soon as it shows a trace called `name`.
+
+    The running job's chart lives for as long as the job runs, a few seconds in these tests, and each rerun
+    redraws it: reading it from Python (find the div, then evaluate it) once caught it without its data
+    ("Cannot read properties of undefined (reading 'map')"), and the test failed again in the next full run.
+    This waits inside the page instead, where finding the chart and reading it happen in one step.
+    """
+    return page.wait_for_function(_LIVE_TRACES_JS, arg=[title, name], polling=50, timeout=timeout_ms).json_value()
 
 
 # ---------------------------------------------------------------- tests
@@ -372,10 +395,9 @@ def test_training_one_epoch_goes_through_the_engine_queue_and_adds_a_run(app, pa
 
     page.get_by_text(re.compile(r"Epoch 1 of 1 · batch \d+ of \d+")).first.wait_for(timeout=TRAINING_TIMEOUT_MS)
     # The live curve of the running job: the worker's running batch points, drawn from the first batches on.
-    curves = page.locator('[data-testid="stExpander"]').filter(has_text="Curves so far")
-    curves.locator(".js-plotly-plot").wait_for(timeout=TRAINING_TIMEOUT_MS)
-    running = [t for t in plotly_traces(curves) if t["name"] == "Train (running)"]
-    assert running and all(t["points"] >= 1 for t in running), plotly_traces(curves)
+    traces = live_traces(page, "Curves so far", "Train (running)", TRAINING_TIMEOUT_MS)
+    running = [t for t in traces if t["name"] == "Train (running)"]
+    assert running and all(t["points"] >= 1 for t in running), traces
 
     finished = page.get_by_text(FINISHED_PATTERN).first
     finished.wait_for(timeout=TRAINING_TIMEOUT_MS)
