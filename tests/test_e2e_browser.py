@@ -224,6 +224,10 @@ def screenshot(page, folder: Path, name: str) -> Path:
     return path
 
 
+# Name, axis and point count of each trace of the Plotly graph div `gd` (JavaScript, read by both helpers).
+_TRACES_JS = "gd.data.map(t => ({name: t.name || '', xaxis: t.xaxis || 'x', points: (t.x || t.y || []).length}))"
+
+
 def plotly_traces(chart, timeout_s: float = TIMEOUT_MS / 1000) -> list[dict]:
     """Name and point count of every trace of a Plotly chart element (read from the graph div's data).
 
@@ -232,9 +236,7 @@ def plotly_traces(chart, timeout_s: float = TIMEOUT_MS / 1000) -> list[dict]:
     """
     deadline = time.monotonic() + timeout_s
     while True:
-        traces = chart.locator(".js-plotly-plot").evaluate(
-            "gd => Array.isArray(gd.data) ? gd.data.map(t => ({name: t.name || '', xaxis: t.xaxis || 'x',"
-            " points: (t.x || t.y || []).length})) : null")
+        traces = chart.locator(".js-plotly-plot").evaluate(f"gd => Array.isArray(gd.data) ? {_TRACES_JS} : null")
         if traces is not None:
             return traces
         if time.monotonic() > deadline:
@@ -249,7 +251,7 @@ _LIVE_TRACES_JS = """([title, name]) => {
     if (!expander.innerText.includes(title)) continue;
     const gd = expander.querySelector('.js-plotly-plot');
     if (!gd || !Array.isArray(gd.data) || !gd.data.some(t => t.name === name)) continue;
-    return gd.data.map(t => ({name: t.name || '', xaxis: t.xaxis || 'x', points: (t.x || t.y || []).length}));
+    return """ + _TRACES_JS + """;
   }
   return null;
 }"""
