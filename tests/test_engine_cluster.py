@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,14 +60,19 @@ def _alive_nodes(address: str, env: dict) -> int:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, real_data_folder):
     folder = tmp_path_factory.mktemp("cluster")
+    # Each node keeps its files in a folder of its own, not Ray's default /tmp/ray: there `ray start --head`
+    # overwrites /tmp/ray/ray_current_cluster, which belongs to whichever user started Ray there first, so on
+    # a machine shared with another user the head died of a PermissionError. Short paths: Ray's Unix sockets
+    # live below these folders and a socket path may not exceed 107 bytes.
+    ray_temp = Path(tempfile.mkdtemp(prefix="fmnist-ray-"))
     # Token authentication on (Ray's own; the token is ~/.ray/auth_token, made if missing).
     subprocess.run([RAY, "get-auth-token", "--generate"], capture_output=True, check=False)
     env = {**os.environ, "FMNIST_DATA_DIR": str(real_data_folder), "PYTHONPATH": str(PROJECT_DIR),
            "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
     for name in ("RAY_ADDRESS", "FMNIST_RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"):
         env.pop(name, None)
-    head = _start(["--head", "--port=0", "--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats"],
-                  folder / "head.log", env)
+    head = _start(["--head", "--port=0", "--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats",
+                   f"--temp-dir={ray_temp / 'head'}"], folder / "head.log", env)
     processes = [head]
     try:
         deadline = time.monotonic() + 180
@@ -76,8 +82,8 @@ def cluster(tmp_path_factory, real_data_folder):
             address = match.group(1) if match else None
             time.sleep(0.5)
         assert address, (folder / "head.log").read_text()
-        processes.append(_start([f"--address={address}", "--num-cpus=1", "--disable-usage-stats"],
-                                folder / "node.log", env))
+        processes.append(_start([f"--address={address}", "--num-cpus=1", "--disable-usage-stats",
+                                 f"--temp-dir={ray_temp / 'node'}"], folder / "node.log", env))
         deadline = time.monotonic() + 180
         while _alive_nodes(address, env) < 2:
             assert time.monotonic() < deadline, (folder / "node.log").read_text()
@@ -86,6 +92,7 @@ def cluster(tmp_path_factory, real_data_folder):
     finally:
         for process in reversed(processes):
             _stop(process)
+        shutil.rmtree(ray_temp, ignore_errors=True)
 
 
 def test_jobs_land_on_both_nodes_and_every_run_reaches_the_runs_folder(cluster, real_data_folder, monkeypatch):
