@@ -60,7 +60,8 @@ def convert_to_litert(model, representative: np.ndarray | None = None) -> bytes:
     small runtime could not run fails here, loudly, instead of later at inference.
 
     The float32 copy every saved run gets is converted straight from its traced graph (_convert_direct:
-    0.35-0.45 s against 1.7-1.9 s for Keras' exporter on the 2-core EPYC, 2026-12-07, docs/compute.md),
+    0.44-0.64 s with its check against 1.7-2.5 s for Keras' exporter on the 2-core EPYC, 2026-12-07,
+    docs/compute.md),
     and checked against the Keras model before it is returned; int8 goes through Keras' own exporter."""
     model32 = float32_copy(model)
     if representative is None:
